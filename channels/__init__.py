@@ -1,0 +1,1 @@
+"""Channels: terminal chat, Telegram, CLI helpers. I/O only; they call envloop.conversation."""

@@ -1,0 +1,190 @@
+"""Opening the one envloop database: where it lives, how connections are set up, upgrades.
+
+SQLite is the embedded default, at a per-user location; any SQLAlchemy URL
+(``postgresql+psycopg://…``) works too, because every query goes through
+SQLAlchemy and only the connection set-up below looks at the dialect.
+
+Opening a database upgrades its schema to the newest Alembic revision.  The
+check is cheap (one read of ``alembic_version``); Alembic itself is imported
+only when there is something to upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from envloop.errors import StoreError
+
+__all__ = ["HEAD_REVISION", "Database", "default_db_path", "open_database", "resolve_url"]
+
+#: The newest Alembic revision in migrations/versions (a test keeps them in step).
+HEAD_REVISION = "0001"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/envloop/envloop.db``, else ``~/.local/share/envloop/envloop.db``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "envloop" / "envloop.db"
+
+
+def resolve_url(db: str | None = None) -> str:
+    """The database URL from ``--db`` (a path or URL), else ENVLOOP_DB, else the default path."""
+    value = db or os.environ.get("ENVLOOP_DB") or str(default_db_path())
+    if "://" in value:
+        return value
+    return "sqlite:///" + str(Path(value).expanduser().resolve())
+
+
+def _describe(url: str) -> str:
+    """The path of a SQLite URL, or the URL without its password, for error messages."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Every SQLite connection: WAL, foreign keys, a busy timeout instead of instant 'locked'."""
+    dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below control transactions
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # pysqlite's own transaction handling is off (isolation_level None); begin
+    # IMMEDIATE so a writer takes the write lock up front and waits on busy_timeout
+    # rather than failing half-way with "database is locked".
+    write = conn.get_execution_options().get("envloop_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@dataclass
+class Database:
+    """An open, upgraded database: an engine plus a session factory."""
+
+    url: str
+    engine: Engine
+    readers: sessionmaker[Session]
+    writers: sessionmaker[Session]
+
+    @property
+    def location(self) -> str:
+        return _describe(self.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction, committed on success, rolled back on error.
+
+        ``write=True`` takes SQLite's write lock at BEGIN, so concurrent writers
+        queue on the busy timeout instead of failing mid-transaction.
+        """
+        factory = self.writers if write else self.readers
+        with guard(self.url), factory() as session, session.begin():
+            yield session
+
+    def current_revision(self) -> str | None:
+        with guard(self.url), self.engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def upgrade(self, revision: str = "head") -> None:
+        from envloop.store.migrate import upgrade
+
+        with guard(self.url):
+            upgrade(self.engine, revision)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def guard(url: str) -> Iterator[None]:
+    """Turn driver and SQLAlchemy errors into one-line StoreErrors that name the database."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+        raise StoreError(f"database {_describe(url)}: {reason}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database {_describe(url)}: {str(exc).splitlines()[0]}") from exc
+    except OSError as exc:
+        raise StoreError(f"database {_describe(url)}: {exc.strerror or exc}") from exc
+
+
+def _make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a database path or URL: {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if path.is_dir():
+            raise StoreError(f"database {path}: is a directory, not a database file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"database {path}: cannot create its folder: {exc.strerror}") from exc
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise StoreError(f"database {_describe(url)}: {str(exc).splitlines()[0]}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def open_database(db: str | None = None, *, upgrade: bool = True) -> Database:
+    """Open (creating if needed) the database named by ``db``/ENVLOOP_DB/the default.
+
+    With ``upgrade`` (the default) the schema is brought to the newest revision.
+    Raises StoreError, with the path in a one-line message, when the file is
+    unreadable, corrupt or unwritable.
+    """
+    url = resolve_url(db)
+    engine = _make_engine(url)
+    database = Database(
+        url,
+        engine,
+        readers=sessionmaker(engine, expire_on_commit=False),
+        writers=sessionmaker(engine.execution_options(envloop_write=True), expire_on_commit=False),
+    )
+    try:
+        if upgrade and database.current_revision() != HEAD_REVISION:
+            database.upgrade()
+        if upgrade and database.is_sqlite:
+            _check_writable(database)
+    except BaseException:
+        engine.dispose()
+        raise
+    return database
+
+
+def _check_writable(database: Database) -> None:
+    """Fail at open, with a clear message, rather than after a turn's work is done."""
+    with database.session(write=True) as session:
+        session.execute(text("UPDATE alembic_version SET version_num = version_num"))

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Regenerate the hash-checked lock files from pyproject.toml (needs uv).
+# requirements.lock: the app; requirements-dev.lock: the app plus tests;
+# bench/requirements.lock: the benchmark's peers (smolagents).
+set -euo pipefail
+cd "$(dirname "$0")"
+common=(--python-version 3.11 --generate-hashes --no-header)
+uv pip compile pyproject.toml --extra setup "${common[@]}" -o requirements.lock
+uv pip compile pyproject.toml --extra setup --extra dev "${common[@]}" -o requirements-dev.lock
