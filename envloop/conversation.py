@@ -7,16 +7,23 @@ terminal chat, the Telegram bot) hold no business logic; they call this.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from envloop.store.db import Database, open_database
-from envloop.store.models import Conversation, Query
+from envloop import timeline
+from envloop.environment import BlockOutcome, Environment
+from envloop.errors import NotFoundError
+from envloop.store import history as store_history
+from envloop.store.db import Database, default_db_path, open_database
+from envloop.store.models import ArtifactVersion, Blob, Conversation, Query, utcnow
+from envloop.store.versions import latest_artifacts
 
-__all__ = ["ConversationInfo", "Envloop"]
+__all__ = ["ConversationInfo", "Envloop", "RunReport"]
 
 
 @dataclass(frozen=True)
@@ -40,19 +47,173 @@ class ConversationInfo:
         return data
 
 
-class Envloop:
-    """An open envloop: the database plus the conversations in it."""
+@dataclass
+class RunReport:
+    """The outcome of ``run``: which conversation, and what the block did."""
 
-    def __init__(self, database: Database) -> None:
+    conversation_id: int
+    turn: int
+    outcome: BlockOutcome
+
+    def to_json(self) -> dict[str, Any]:
+        result = self.outcome.result
+        return {
+            "conversation_id": self.conversation_id,
+            "ok": result.ok,
+            "stdout": result.stdout,
+            "result": result.result,
+            "error": result.error,
+            "limit": result.limit,
+            "names": self.outcome.names,
+            "duration_ms": round(result.duration_ms, 3),
+        }
+
+
+class Envloop:
+    """An open envloop: the database plus the live environments of its conversations."""
+
+    def __init__(self, database: Database, *, timeout: float | None = None) -> None:
         self.database = database
+        self.timeout = timeout
+        self._live: dict[int, Environment] = {}
 
     @classmethod
-    def open(cls, db: str | None = None, *, upgrade: bool = True) -> Envloop:
+    def open(cls, db: str | None = None, *, upgrade: bool = True, timeout: float | None = None) -> Envloop:
         """Open the database named by ``db`` (path or URL), ENVLOOP_DB, or the default."""
-        return cls(open_database(db, upgrade=upgrade))
+        return cls(open_database(db, upgrade=upgrade), timeout=timeout)
 
     def close(self) -> None:
+        for env in self._live.values():
+            env.close()
+        self._live.clear()
         self.database.dispose()
+
+    # -- conversations ---------------------------------------------------------
+
+    def resolve(self, conversation_id: int | None = None) -> int:
+        """The given conversation (checked to exist), else the most recently active one."""
+        with self.database.session() as session:
+            if conversation_id is not None:
+                if session.get(Conversation, conversation_id) is None:
+                    raise NotFoundError(f"no conversation {conversation_id}")
+                return conversation_id
+            latest = session.scalar(
+                select(Conversation.id).order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(1)
+            )
+        if latest is None:
+            raise NotFoundError("there are no conversations yet (start one with `envloop run CODE --new`)")
+        return latest
+
+    def workspace(self, conversation_id: int) -> Path:
+        """The conversation's working folder: next to a SQLite file, else under the data folder."""
+        root = os.environ.get("ENVLOOP_WORKSPACES")
+        if root:
+            return Path(root) / str(conversation_id)
+        if self.database.is_sqlite and self.database.engine.url.database not in (None, "", ":memory:"):
+            return Path(self.database.engine.url.database).parent / "workspaces" / str(conversation_id)
+        return default_db_path().parent / "workspaces" / str(conversation_id)
+
+    def environment(self, conversation_id: int) -> Environment:
+        """The live environment of a conversation, started (and restored) on first use."""
+        env = self._live.get(conversation_id)
+        if env is None:
+            env = Environment(self.database, conversation_id, self.workspace(conversation_id), timeout=self.timeout)
+            try:
+                env.start()
+            except BaseException:
+                env.close()
+                raise
+            self._live[conversation_id] = env
+        return env
+
+    def run_code(
+        self, code: str, *, conversation_id: int | None = None, new: bool = False, timeout: float | None = None
+    ) -> RunReport:
+        """Run a block directly (author: user) as a turn of kind "run"."""
+        cid = self.create_conversation(title=_title(code)).id if new else self.resolve(conversation_id)
+        env = self.environment(cid)
+        with env.lock:
+            with self.database.session(write=True) as session:
+                query = timeline.new_query(session, cid, kind="run", text=code)
+                query_id, position = query.id, query.position
+            try:
+                outcome = env.run_block(
+                    code, author="user", query_id=query_id, timeout=timeout,
+                    finish=lambda session, done: _finish_run(session, query_id, done),
+                )
+            except BaseException:
+                with self.database.session(write=True) as session:
+                    _finish_run(session, query_id, None)
+                raise
+        return RunReport(cid, position, outcome)
+
+    # -- the versioned namespace --------------------------------------------------
+
+    def vars(self, conversation_id: int | None = None) -> list[store_history.VarEntry]:
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            return store_history.var_index(session, cid)
+
+    def history(self, name: str, conversation_id: int | None = None) -> list[store_history.VersionInfo]:
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            return store_history.history(session, cid, name)
+
+    def why(self, name: str, conversation_id: int | None = None) -> list[store_history.VersionInfo]:
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            return store_history.why(session, cid, name)
+
+    def _rewrite(self, conversation_id: int | None, operation: Any, *args: Any) -> timeline.TimelineChange:
+        """Run a timeline operation under the lock, then bring the live namespace up to date."""
+        cid = self.resolve(conversation_id)
+        env = self.environment(cid)
+        with env.lock:
+            with self.database.session(write=True) as session:
+                change = operation(session, cid, *args)
+            if change.conversation_id == cid:
+                env.sync()
+        return change
+
+    def rollback(self, name: str, version: int, conversation_id: int | None = None) -> timeline.TimelineChange:
+        return self._rewrite(conversation_id, timeline.rollback, name, version)
+
+    def undo(self, conversation_id: int | None = None) -> timeline.TimelineChange:
+        return self._rewrite(conversation_id, timeline.undo)
+
+    def fork(self, conversation_id: int | None = None, at: int | None = None) -> timeline.TimelineChange:
+        return self._rewrite(conversation_id, timeline.fork, at)
+
+    # -- artifacts ------------------------------------------------------------------
+
+    def artifacts(self, conversation_id: int | None = None) -> list[dict[str, Any]]:
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            counts = dict(
+                session.execute(
+                    select(ArtifactVersion.name, func.count())
+                    .where(ArtifactVersion.conversation_id == cid)
+                    .group_by(ArtifactVersion.name)
+                ).all()
+            )
+            return [
+                {"name": a.name, "version": a.version, "versions": counts[a.name], "media_type": a.media_type,
+                 "size": a.size, "sha256": a.content_sha256, "created_at": a.created_at.isoformat()}
+                for a in latest_artifacts(session, cid)
+            ]
+
+    def artifact(self, name: str, version: int | None = None, conversation_id: int | None = None) -> tuple[dict[str, Any], bytes]:
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            stmt = select(ArtifactVersion).where(ArtifactVersion.conversation_id == cid, ArtifactVersion.name == name)
+            rows = list(session.scalars(stmt.order_by(ArtifactVersion.version)))
+            if not rows:
+                raise NotFoundError(f"no artifact {name!r} in conversation {cid}")
+            chosen = rows[-1] if version is None else next((r for r in rows if r.version == version), None)
+            if chosen is None:
+                raise NotFoundError(f"artifact {name!r} has no version {version} (versions 1 to {rows[-1].version})")
+            meta = {"name": name, "version": chosen.version, "media_type": chosen.media_type, "size": chosen.size}
+            return meta, session.get(Blob, chosen.content_sha256).data
 
     def __enter__(self) -> Envloop:
         return self
@@ -83,6 +244,26 @@ class Envloop:
             session.add(conv)
             session.flush()
             return _info(conv, 0)
+
+
+def _finish_run(session: Any, query_id: int, outcome: BlockOutcome | None) -> None:
+    """Record how a direct run ended, in the transaction that stores its block."""
+    query = session.get(Query, query_id)
+    query.finished_at = utcnow()
+    if outcome is None:
+        query.status, query.error = "error", "the block could not be run"
+        return
+    result = outcome.result
+    query.duration_ms = result.duration_ms
+    query.status = "done" if result.ok else "error"
+    query.answer = result.result
+    if result.error:
+        query.error = f"{result.error['type']}: {result.error['message']}"
+
+
+def _title(code: str) -> str:
+    first = code.strip().split("\n", 1)[0]
+    return first[:60] + ("…" if len(first) > 60 else "")
 
 
 def _info(conv: Conversation, turns: int) -> ConversationInfo:

@@ -1,0 +1,179 @@
+"""Commands on a conversation's versioned namespace: run, vars, history, why, rollback, undo, fork, artifacts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from envloop.channels.cli._app import AppContext, cli, pass_app, print_json
+
+_conversation = click.option(
+    "--conversation", "conversation_id", type=int, metavar="ID", help="Conversation id (default: the most recent)."
+)
+
+
+@cli.command("run")
+@click.argument("code")
+@_conversation
+@click.option("--new", is_flag=True, help="Run in a new conversation.")
+@click.option("--timeout", type=float, metavar="S", envvar="ENVLOOP_TIMEOUT", show_envvar=True,
+              help="Wall-clock limit for the block in seconds (default 30).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def run(ctx: AppContext, code: str, conversation_id: int | None, new: bool, timeout: float | None,
+        as_json: bool) -> None:
+    """Run CODE as a block in a conversation's sandbox (author: user).
+
+    Use "-" as CODE to read it from standard input. Exit code: 0 when the block
+    ran, 1 when it raised, 3 when a limit (timeout, memory, output, crash) was hit.
+    Every name it defines is stored, so later runs and resumed conversations see it.
+    """
+    if code == "-":
+        code = sys.stdin.read()
+    report = ctx.app().run_code(code, conversation_id=conversation_id, new=new, timeout=timeout)
+    result = report.outcome.result
+    if as_json:
+        print_json(report.to_json())
+    else:
+        if result.stdout:
+            click.echo(result.stdout, nl=not result.stdout.endswith("\n"))
+        if result.result is not None:
+            click.echo(result.result)
+        if result.error:
+            line = f" (line {result.error['line']})" if result.error.get("line") else ""
+            click.echo(f"{result.error['type']}{line}: {result.error['message']}", err=True)
+        for name, version, kind in report.outcome.changed:
+            click.echo(click.style(f"  {name} v{version}" + (" (deleted)" if kind == "deleted" else ""), dim=True),
+                       err=True)
+    sys.exit(3 if result.limit else 0 if result.ok else 1)
+
+
+@cli.command("vars")
+@_conversation
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def vars_(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None:
+    """The var index: every name with its versions, type, size, preview, live or lost."""
+    entries = ctx.app().vars(conversation_id)
+    if as_json:
+        print_json([e.to_json() for e in entries])
+        return
+    if not entries:
+        click.echo("No names defined yet.")
+    for e in entries:
+        lost = "  LOST" if e.status == "lost" else ""
+        click.echo(f"{e.name:<20} v{e.version:<3} {e.versions:>3} versions  {e.type_name or e.kind:<14} "
+                   f"{e.size or 0:>8} B  {(e.preview or '')[:60]}{lost}")
+
+
+def _print_version(info, indent: str = "") -> None:
+    when = info.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    where = f"turn {info.turn}" if info.turn is not None else "no turn"
+    head = f"{indent}{info.name} v{info.version} [{info.kind}] {when} {where} by {info.author or '?'}"
+    click.echo(head + (f"  (= {info.rolled_back_from})" if info.rolled_back_from else ""))
+    body = info.source or info.preview or ""
+    for line in body.splitlines()[:8]:
+        click.echo(f"{indent}    {line}")
+    if info.lost_reason:
+        click.echo(f"{indent}    LOST: {info.lost_reason}")
+    if info.reads:
+        click.echo(f"{indent}    read: {', '.join(info.reads)}")
+
+
+@cli.command("history")
+@click.argument("name")
+@_conversation
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def history(ctx: AppContext, name: str, conversation_id: int | None, as_json: bool) -> None:
+    """Every version of NAME with its source or preview and provenance."""
+    versions = ctx.app().history(name, conversation_id)
+    if as_json:
+        print_json([v.to_json() for v in versions])
+        return
+    for info in versions:
+        _print_version(info)
+
+
+@cli.command("why")
+@click.argument("name")
+@_conversation
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def why(ctx: AppContext, name: str, conversation_id: int | None, as_json: bool) -> None:
+    """Where NAME came from: its version, the block and turn that made it, and what they read, back to the start."""
+    chain = ctx.app().why(name, conversation_id)
+    if as_json:
+        print_json([v.to_json() for v in chain])
+        return
+    for info in chain:
+        _print_version(info, "  " * info.depth)
+        if info.turn_text and info.depth == 0 or info.turn_text and info.author != "system":
+            click.echo(f"{'  ' * info.depth}    turn: {info.turn_text.splitlines()[0][:100]}")
+
+
+@cli.command("rollback")
+@click.argument("name")
+@click.argument("version", type=int)
+@_conversation
+@pass_app
+def rollback(ctx: AppContext, name: str, version: int, conversation_id: int | None) -> None:
+    """Write a new version of NAME equal to VERSION (nothing is deleted; a rollback can be rolled back)."""
+    change = ctx.app().rollback(name, version, conversation_id)
+    click.echo(change.note)
+
+
+@cli.command("undo")
+@_conversation
+@pass_app
+def undo(ctx: AppContext, conversation_id: int | None) -> None:
+    """Roll back every name the last turn or run changed (names it created are deleted). Undoable."""
+    change = ctx.app().undo(conversation_id)
+    click.echo(change.note)
+    for name, version, kind in change.changed:
+        click.echo(f"  {name} v{version}" + (" (deleted)" if kind == "deleted" else ""))
+
+
+@cli.command("fork")
+@_conversation
+@click.option("--at", "at", type=int, metavar="TURN", help="Fork after this turn (default: the latest).")
+@pass_app
+def fork(ctx: AppContext, conversation_id: int | None, at: int | None) -> None:
+    """Start a new conversation whose state is this one's after TURN."""
+    change = ctx.app().fork(conversation_id, at)
+    click.echo(f"{change.note}: new conversation {change.conversation_id} ({len(change.changed)} names)")
+
+
+@cli.command("artifacts")
+@_conversation
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def artifacts(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None:
+    """List the conversation's artifacts (newest version of each)."""
+    rows = ctx.app().artifacts(conversation_id)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("No artifacts yet.")
+    for a in rows:
+        click.echo(f"{a['name']:<30} v{a['version']:<3} {a['size']:>9} B  {a['media_type'] or ''}")
+
+
+@cli.command("artifact")
+@click.argument("name")
+@click.option("--version", "version", type=int, metavar="N", help="Which version (default: the newest).")
+@click.option("-o", "output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@_conversation
+@pass_app
+def artifact(ctx: AppContext, name: str, version: int | None, output: Path | None, conversation_id: int | None) -> None:
+    """Print an artifact's content (or write it to FILE with -o)."""
+    meta, data = ctx.app().artifact(name, version, conversation_id)
+    if output is not None:
+        output.write_bytes(data)
+        click.echo(f"wrote {name} v{meta['version']} ({len(data)} bytes) to {output}", err=True)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()

@@ -1,0 +1,303 @@
+"""One conversation's live environment: a sandbox worker kept in step with the database.
+
+The database is the truth; the worker's namespace is a cache of it.  Every
+block runs under the conversation's lock (taken in the database, so it holds
+across processes): first the worker catches up on versions other processes
+wrote since it last looked, then the block runs, then the block's row, its
+definition versions, provenance edges and artifacts commit in ONE transaction.
+A killed worker is replaced and its namespace restored from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from envloop.errors import SandboxError
+from envloop.sandbox import RunResult, Sandbox
+from envloop.store.db import Database
+from envloop.store.locks import ConversationLock
+from envloop.store.models import ArtifactVersion, Block, Conversation, DefinitionVersion, Query, utcnow
+from envloop.store.versions import (
+    ArtifactSave,
+    latest_numbers,
+    latest_versions,
+    load_value,
+    write_artifact,
+    write_versions,
+)
+
+__all__ = ["BlockOutcome", "Environment", "restore_items"]
+
+logger = logging.getLogger("envloop.environment")
+
+MAX_ARTIFACT_BYTES = 32 << 20
+
+
+@dataclass
+class BlockOutcome:
+    """What a block did and which versions it wrote."""
+
+    block_id: int
+    result: RunResult
+    changed: list[tuple[str, int, str]] = field(default_factory=list)  # (name, version, kind)
+    artifacts: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        """Names the block bound, mutated or deleted."""
+        seen = dict.fromkeys([*self.result.bound, *self.result.deleted, *(n for n, _, _ in self.changed)])
+        return list(seen)
+
+
+def restore_items(session: Any, rows: Sequence[DefinitionVersion]) -> list[dict[str, Any]]:
+    """The restore frames' items for these versions, in a dependency-safe order.
+
+    Imports first, then functions and classes in the order they were made, then
+    data (whose own-class instances need those classes), tombstones last.
+    """
+    rank = {"import": 0, "function": 1, "class": 1, "value": 2, "deleted": 3}
+    items = []
+    for row in sorted(rows, key=lambda r: (rank[r.kind], r.id)):
+        item: dict[str, Any] = {"name": row.name, "kind": row.kind, "source": row.source, "id": row.id}
+        if row.kind == "value" and row.value_sha256:
+            item["value"] = load_value(session, row.value_sha256)
+        elif row.kind == "value":
+            item["lost_reason"] = row.lost_reason or "no stored value"
+        items.append(item)
+    return items
+
+
+class Environment:
+    """The live state of one conversation in this process."""
+
+    def __init__(
+        self,
+        database: Database,
+        conversation_id: int,
+        workspace: Path,
+        *,
+        timeout: float | None = None,
+        host_functions: dict[str, Callable[..., Any]] | None = None,
+    ) -> None:
+        self.database = database
+        self.conversation_id = conversation_id
+        self.lock = ConversationLock(database, conversation_id)
+        self._functions: dict[str, Callable[..., Any]] = {
+            "save_artifact": self._save_artifact,
+            "load_artifact": self._load_artifact,
+            **(host_functions or {}),
+        }
+        self._synced_id = 0
+        self.lost: dict[str, str] = {}
+        self._pending_saves: list[ArtifactSave] = []
+        self._artifact_reads: list[int] = []
+        self.sandbox = Sandbox(
+            workspace,
+            timeout=timeout,
+            on_call=self._on_call,
+            on_restart=lambda _sandbox: self._restore(after_id=0),
+            host_functions=list(self._functions),
+        )
+
+    # -- life cycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Mark turns orphaned by a dead process as interrupted, then restore the namespace."""
+        with self.lock:
+            with self.database.session(write=True) as session:
+                session.execute(
+                    update(Query)
+                    .where(Query.conversation_id == self.conversation_id, Query.status == "running")
+                    .values(status="interrupted", finished_at=utcnow(),
+                            error="the process running this turn stopped before it finished")
+                    .execution_options(synchronize_session=False)
+                )
+            self._restore(after_id=0)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def _restore(self, after_id: int) -> None:
+        """Send the worker every name changed after ``after_id`` (0: everything)."""
+        with self.database.session() as session:
+            rows = latest_versions(session, self.conversation_id, after_id=after_id)
+            if after_id == 0:
+                rows = [r for r in rows if r.kind != "deleted"]
+            items = restore_items(session, rows)
+            newest = session.scalar(
+                select(func.max(DefinitionVersion.id)).where(DefinitionVersion.conversation_id == self.conversation_id)
+            )
+        if items:
+            report = self.sandbox.restore(items)
+            for name in report.get("restored", []):
+                self.lost.pop(name, None)
+            for failure in report.get("failed", []):
+                self.lost[failure["name"]] = failure["error"]
+                logger.warning("could not restore %s: %s", failure["name"], failure["error"])
+        self._synced_id = newest or 0
+
+    def sync(self) -> None:
+        """Catch up on versions written by other processes (call with the lock held)."""
+        with self.database.session() as session:
+            newest = session.scalar(
+                select(func.max(DefinitionVersion.id)).where(DefinitionVersion.conversation_id == self.conversation_id)
+            )
+        if (newest or 0) > self._synced_id:
+            self._restore(after_id=self._synced_id)
+
+    # -- running blocks ---------------------------------------------------------
+
+    def run_block(
+        self,
+        source: str,
+        *,
+        author: str,
+        query_id: int | None,
+        iteration_id: int | None = None,
+        position: int = 0,
+        timeout: float | None = None,
+        finish: Callable[[Any, BlockOutcome], None] | None = None,
+    ) -> BlockOutcome:
+        """Run one block and persist it with its versions; the caller holds ``self.lock``.
+
+        ``finish(session, outcome)`` runs inside the same transaction, so the
+        caller's own bookkeeping (a turn's status) commits with the block.
+        """
+        if not self.lock.held:
+            raise SandboxError("run_block needs the conversation lock")
+        self.sync()
+        self._pending_saves, self._artifact_reads = [], []
+        result = self.sandbox.run(source, timeout=timeout)
+        with self.database.session(write=True) as session:
+            block = Block(
+                conversation_id=self.conversation_id,
+                query_id=query_id,
+                iteration_id=iteration_id,
+                position=position,
+                author=author,
+                source=source,
+                stdout=result.stdout,
+                result_preview=result.result,
+                error_type=(result.error or {}).get("type"),
+                error_message=(result.error or {}).get("message"),
+                error_line=(result.error or {}).get("line"),
+                limit_hit=result.limit,
+                duration_ms=result.duration_ms,
+            )
+            session.add(block)
+            session.flush()
+            outcome = self._persist(session, block.id, result)
+            session.execute(
+                update(Conversation).where(Conversation.id == self.conversation_id).values(updated_at=utcnow())
+            )
+            if finish is not None:
+                finish(session, outcome)
+        return outcome
+
+    def _persist(self, session: Any, block_id: int, result: RunResult) -> BlockOutcome:
+        reads = {n for n in result.read if not n.startswith("_")}
+        numbers = latest_numbers(session, self.conversation_id, reads | {c["name"] for c in result.changes})
+        read_ids = [numbers[n][0] for n in sorted(reads) if n in numbers]
+        rows = write_versions(
+            session,
+            conversation_id=self.conversation_id,
+            block_id=block_id,
+            changes=list(result.changes),
+            read_version_ids=read_ids,
+            read_artifact_ids=self._artifact_reads,
+            numbers=numbers,
+        )
+        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows])
+        for save in self._pending_saves:
+            art = write_artifact(
+                session,
+                conversation_id=self.conversation_id,
+                block_id=block_id,
+                save=save,
+                read_version_ids=read_ids,
+                read_artifact_ids=self._artifact_reads,
+            )
+            outcome.artifacts.append((art.name, art.version))
+        session.flush()
+        newest = max([self._synced_id, *(r.id for r in rows)])
+        self._synced_id = newest
+        for row in rows:
+            if row.lost_reason:
+                self.lost[row.name] = row.lost_reason
+            else:
+                self.lost.pop(row.name, None)
+        return outcome
+
+    # -- host functions called from sandbox code -----------------------------
+
+    def _on_call(self, fn: str, args: list, kwargs: dict) -> Any:
+        handler = self._functions.get(fn)
+        if handler is None:
+            raise NameError(f"no host function {fn!r}")
+        return handler(*args, **kwargs)
+
+    def _save_artifact(self, name: Any, data: Any, media_type: Any = None) -> dict[str, Any]:
+        if type(name) is not str or not name or len(name) > 500:
+            raise TypeError("save_artifact(name, data): name must be a non-empty str of at most 500 characters")
+        if type(data) is str:
+            payload, default_type = data.encode(), "text/plain"
+        elif type(data) is dict and set(data) == {"__bytes__"} and type(data["__bytes__"]) is str:
+            import base64
+
+            payload, default_type = base64.b64decode(data["__bytes__"]), "application/octet-stream"
+        else:
+            raise TypeError("save_artifact(name, data): data must be str or bytes")
+        if media_type is not None and type(media_type) is not str:
+            raise TypeError("save_artifact: media_type must be a str or None")
+        if len(payload) > MAX_ARTIFACT_BYTES:
+            raise ValueError(f"artifact {name!r} is larger than {MAX_ARTIFACT_BYTES >> 20} MiB")
+        self._pending_saves.append(ArtifactSave(name, payload, media_type or default_type))
+        with self.database.session() as session:
+            newest = session.scalar(
+                select(func.max(ArtifactVersion.version)).where(
+                    ArtifactVersion.conversation_id == self.conversation_id, ArtifactVersion.name == name
+                )
+            )
+        earlier = sum(1 for s in self._pending_saves if s.name == name)
+        return {"name": name, "version": (newest or 0) + earlier}
+
+    def _load_artifact(self, name: Any, version: Any = None) -> Any:
+        if type(name) is not str:
+            raise TypeError("load_artifact(name, version=None): name must be a str")
+        if version is not None and type(version) is not int:
+            raise TypeError("load_artifact: version must be an int or None")
+        pending = [s for s in self._pending_saves if s.name == name]
+        if version is None and pending:
+            return _artifact_value(pending[-1].data, pending[-1].media_type)
+        with self.database.session() as session:
+            stmt = select(ArtifactVersion).where(
+                ArtifactVersion.conversation_id == self.conversation_id, ArtifactVersion.name == name
+            )
+            stmt = stmt.where(ArtifactVersion.version == version) if version else stmt.order_by(
+                ArtifactVersion.version.desc()
+            )
+            row = session.scalars(stmt.limit(1)).first()
+            if row is None:
+                raise FileNotFoundError(f"no artifact {name!r}" + (f" version {version}" if version else ""))
+            self._artifact_reads.append(row.id)
+            from envloop.store.models import Blob
+
+            return _artifact_value(session.get(Blob, row.content_sha256).data, row.media_type)
+
+
+def _artifact_value(data: bytes, media_type: str | None) -> Any:
+    """Text artifacts come back as str, others as bytes (sent as base64 over the pipe)."""
+    if (media_type or "").startswith("text/") or media_type in ("application/json",):
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            pass
+    import base64
+
+    return {"__bytes__": base64.b64encode(data).decode()}

@@ -1,0 +1,469 @@
+"""The host-side handle on one conversation's sandbox worker.
+
+:class:`Sandbox` owns one worker process (forked by the shared template,
+see :mod:`envloop.sandbox.template`) and talks to it with the frames of
+:mod:`envloop.sandbox.protocol`. Everything that makes the worker safe to
+keep running is decided here, in the parent, where sandbox code cannot
+reach:
+
+* the wall-clock deadline: the host waits on the socket with a deadline and
+  kills the worker's process group when it passes -- no alarm inside the
+  worker, which ``except BaseException`` or a long C call would defeat;
+* the output cap where the pipe is read: a frame larger than the cap is
+  refused at its header;
+* replacement: after a kill or a crash the host forks a fresh worker,
+  reports which limit was hit, and calls ``on_restart`` so the caller can
+  restore the namespace.
+
+Nothing the worker sends is evaluated: frames are JSON, and a result frame
+is checked field by field (``type(x) is str``) before it becomes a
+:class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from envloop.errors import SandboxError
+from envloop.sandbox import protocol
+from envloop.sandbox.template import TemplateClient, TemplateError, shared_template
+from envloop.sandbox.worker import EXIT_MEMORY
+
+__all__ = ["DEFAULT_TIMEOUT", "RunResult", "Sandbox"]
+
+logger = logging.getLogger("envloop.sandbox")
+
+#: Seconds a block may run when neither the caller nor ENVLOOP_TIMEOUT says otherwise.
+DEFAULT_TIMEOUT = 30.0
+_INTERRUPT_GRACE = 0.5
+_SLICE = 0.1  # how often a waiting run() notices interrupt() from another thread
+_TRUNCATED = "\n… [output truncated]"
+_WORKER_LIMITS = frozenset({None, "output", "memory"})
+_seccomp_warned = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one block did, as plain data.
+
+    ``limit`` is None, "timeout", "memory", "output" or "crash"; after
+    "timeout", "crash" and a fatal "memory" the worker was replaced and its
+    namespace is gone (``Sandbox.restarts`` counts that).
+    """
+
+    ok: bool
+    stdout: str
+    result: str | None
+    error: dict[str, Any] | None
+    limit: str | None
+    bound: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    duration_ms: float = 0.0
+    changes: tuple[dict[str, Any], ...] = ()  # versioning: names whose stored state changed
+    report: dict[str, Any] | None = None  # the worker's account of a ``restore``
+
+
+class _Worker:
+    """One live worker: its pid, socket and frame reader."""
+
+    __slots__ = ("pid", "sock", "reader", "ready")
+
+    def __init__(self, pid: int, sock: socket.socket, max_frame: int) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.reader = protocol.FrameReader(sock, max_frame)
+        self.ready: dict[str, Any] | None = None
+
+
+def _resolve_timeout(timeout: float | None) -> float:
+    """The explicit timeout, else ENVLOOP_TIMEOUT, else 30 s."""
+    if timeout is None:
+        raw = os.environ.get("ENVLOOP_TIMEOUT")
+        if not raw:
+            return DEFAULT_TIMEOUT
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise SandboxError(f"ENVLOOP_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    if not timeout > 0:
+        raise SandboxError(f"the timeout must be a positive number of seconds, not {timeout!r}")
+    return float(timeout)
+
+
+class Sandbox:
+    """One conversation's worker process, and the only way to talk to it.
+
+    ``run`` executes a block and returns a :class:`RunResult`; one block runs
+    at a time (a lock per sandbox). ``on_call(fn, args, kwargs)`` answers the
+    extension functions the worker calls (``host_functions`` names the stubs
+    it installs); its value must be JSON data. ``on_restart(sandbox)`` runs
+    after a fresh worker replaced a killed one. The deadline of a block is
+    wall-clock and includes time spent in ``on_call``.
+    """
+
+    def __init__(self, workspace: Path | str, *, timeout: float | None = None,
+                 memory_bytes: int = 1 << 30, output_cap: int = 65536,
+                 on_call: Callable[[str, list, dict], Any] | None = None,
+                 on_restart: Callable[[Sandbox], None] | None = None,
+                 host_functions: Sequence[str] = (), file_bytes: int = 64 << 20,
+                 open_files: int = 64, _allow_debug_exec: bool = False) -> None:
+        self.workspace = Path(workspace).resolve()
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.timeout = _resolve_timeout(timeout)
+        self.output_cap = int(output_cap)
+        self.on_call = on_call
+        self.on_restart = on_restart
+        self.restarts = 0
+        self._settings = {
+            "op": "init", "workspace": str(self.workspace), "memory_bytes": int(memory_bytes),
+            "file_bytes": int(file_bytes), "nofile": int(open_files),
+            "output_cap": self.output_cap, "timeout": self.timeout,
+            "host_functions": [str(name) for name in host_functions],
+            "allow_debug_exec": bool(_allow_debug_exec),
+        }
+        # JSON escapes may take 12 bytes per character; the rest is room for
+        # the result preview, names and host-call arguments.
+        self._max_frame = 12 * self.output_cap + (4 << 20)
+        self._lock = threading.RLock()
+        self._interrupt_at: float | None = None
+        self._running = False
+        self._closing = False
+        self._closed = False
+        self._template: TemplateClient = shared_template()
+        self._worker = self._spawn()
+        self._finalizer = weakref.finalize(self, _discard, self._template, [self._worker])
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The current worker's process id (it changes after a restart)."""
+        return self._worker.pid
+
+    @property
+    def seccomp(self) -> bool:
+        """Whether the current worker runs under the seccomp filter."""
+        with self._lock:
+            return bool(self._await_ready(self._worker).get("seccomp"))
+
+    def run(self, source: str, *, timeout: float | None = None) -> RunResult:
+        """Run one block in the conversation's namespace and report what it did."""
+        return self._exchange({"op": "run", "source": str(source)}, timeout)
+
+    def restore(self, items: list[dict[str, Any]], *, timeout: float | None = None) -> dict[str, Any]:
+        """Rebuild names in the worker from stored versions; returns {"restored": [...], "failed": [...]}."""
+        result = self._exchange({"op": "restore", "items": items}, timeout or max(self.timeout, 120.0))
+        if result.report is None:
+            error = result.error or {}
+            return {"restored": [], "failed": [
+                {"name": str(i.get("name")), "error": f"{error.get('type')}: {error.get('message')}"} for i in items]}
+        return result.report
+
+    def _debug_exec(self, source: str, *, timeout: float | None = None) -> RunResult:
+        """Run unrestricted Python in the worker. Tests only; refused unless enabled."""
+        return self._exchange({"op": "debug_exec", "source": str(source)}, timeout)
+
+    def interrupt(self) -> None:
+        """Cancel the running block: SIGINT now, SIGKILL if it has not stopped soon after."""
+        if not self._running:
+            return
+        if self._interrupt_at is None:  # a second interrupt does not postpone the kill
+            self._interrupt_at = time.monotonic() + _INTERRUPT_GRACE
+        try:
+            self._template.signal(self._worker.pid, signal.SIGINT)
+        except TemplateError:
+            pass
+
+    def close(self) -> None:
+        """Kill the worker. Idempotent; a running block is killed, not waited for."""
+        self._closing = True
+        if self._running:
+            self._interrupt_at = time.monotonic()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._finalizer()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the exchange -------------------------------------------------------
+
+    def _exchange(self, message: dict[str, Any], timeout: float | None) -> RunResult:
+        """Send a block and wait for its result, a call, the deadline or the worker's death."""
+        seconds = self.timeout if timeout is None else _resolve_timeout(timeout)
+        message["timeout"] = seconds
+        with self._lock:
+            if self._closed:
+                raise SandboxError("this sandbox is closed")
+            started = time.monotonic()
+            deadline = started + seconds
+            self._interrupt_at = None
+            self._running = True
+            try:
+                return self._await_result(self._worker, message, deadline, started, seconds)
+            finally:
+                self._running = False
+                self._interrupt_at = None
+
+    def _await_result(self, worker: _Worker, message: dict[str, Any], deadline: float,
+                      started: float, seconds: float) -> RunResult:
+        """The receive loop of one block."""
+        try:
+            worker.sock.sendall(protocol.encode(message))
+        except OSError:
+            return self._replace(worker, None, started)
+        while True:
+            now = time.monotonic()
+            stop = deadline if self._interrupt_at is None else min(deadline, self._interrupt_at)
+            if now >= stop:
+                what = "timeout" if now >= deadline else "interrupted"
+                return self._replace(worker, what, started, seconds)
+            try:
+                frame = worker.reader.read(min(stop, now + _SLICE))
+            except protocol.ReadTimeout:
+                continue
+            except protocol.FrameTooLarge:
+                return self._replace(worker, "output", started)
+            except protocol.ProtocolError:  # end of file or garbage: it died or broke
+                return self._replace(worker, None, started)
+            op = frame.get("op")
+            if op == "result":
+                try:
+                    return _to_result(frame, self.output_cap)
+                except (TypeError, ValueError):
+                    return self._replace(worker, "crash", started)
+            if op == "call":
+                self._answer_call(worker, frame)
+            elif op == "ready":
+                self._note_ready(worker, frame)
+            else:
+                return self._replace(worker, "crash", started)
+
+    def _answer_call(self, worker: _Worker, frame: dict[str, Any]) -> None:
+        """Run ``on_call`` for the worker and send back its value or error."""
+        fn, args, kwargs = frame.get("fn"), frame.get("args"), frame.get("kwargs")
+        reply: dict[str, Any] = {"op": "reply", "id": frame.get("id")}
+        if type(fn) is not str or type(args) is not list or type(kwargs) is not dict:
+            reply["error"] = {"type": "TypeError", "message": "malformed host call"}
+        elif self.on_call is None:
+            reply["error"] = {"type": "RuntimeError", "message": f"no host function {fn[:80]!r}"}
+        else:
+            try:
+                reply["value"] = self.on_call(fn, args, kwargs)
+            except Exception as exc:  # the extension's failure is the block's exception
+                reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:4000]}
+        try:
+            data = protocol.encode(reply)
+        except (TypeError, ValueError):
+            data = protocol.encode({"op": "reply", "id": frame.get("id"), "error": {
+                "type": "TypeError", "message": f"{fn!r} returned a value that is not plain data"}})
+        try:
+            worker.sock.sendall(data)
+        except OSError:
+            pass  # the next read reports the worker's death
+
+    # -- workers ------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        """Fork a worker from the template and send it its settings.
+
+        A template that died unnoticed fails the first request (which marks
+        it dead), so one retry with a fresh template covers that race.
+        """
+        for attempt in (1, 2):
+            try:
+                if self._template.dead:
+                    self._template = shared_template()
+                pid, sock = self._template.fork()
+                break
+            except TemplateError as exc:
+                if attempt == 2:
+                    raise SandboxError(str(exc)) from None
+        worker = _Worker(pid, sock, self._max_frame)
+        try:
+            sock.sendall(protocol.encode(self._settings))
+        except OSError:
+            pass  # a dead spare shows up as end of file at the first read
+        return worker
+
+    def _await_ready(self, worker: _Worker) -> dict[str, Any]:
+        """Block until the worker's ``ready`` frame arrived (it normally already has)."""
+        if worker.ready is None:
+            try:
+                frame = worker.reader.read(time.monotonic() + 30.0)
+            except (protocol.ProtocolError, protocol.ReadTimeout) as exc:
+                raise SandboxError(f"the sandbox worker did not start ({type(exc).__name__})") from None
+            self._note_ready(worker, frame)
+        assert worker.ready is not None
+        return worker.ready
+
+    def _note_ready(self, worker: _Worker, frame: dict[str, Any]) -> None:
+        """Record the worker's start-up report; warn once if seccomp is missing."""
+        global _seccomp_warned
+        worker.ready = frame
+        if frame.get("error"):
+            raise SandboxError(f"the sandbox worker could not start: {frame['error']}")
+        if not frame.get("seccomp") and not _seccomp_warned:
+            _seccomp_warned = True
+            logger.warning("seccomp is unavailable (%s); sandbox workers run without the "
+                           "syscall filter", frame.get("seccomp_error"))
+
+    def _replace(self, worker: _Worker, what: str | None, started: float,
+                 seconds: float = 0.0) -> RunResult:
+        """Kill ``worker``, start a fresh one, and describe what happened to the block.
+
+        ``what`` is "timeout", "interrupted", "output" or "crash" when the
+        host decided; None when the worker died on its own and its exit code
+        says why.
+        """
+        code = _kill(self._template, worker)
+        limit, error = _describe(what, code, seconds)
+        if not self._closing:
+            self._worker = self._spawn()
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _discard, self._template, [self._worker])
+            self.restarts += 1
+            logger.info("sandbox worker %d replaced (%s)", worker.pid, limit)
+            self._notify_restart()
+        duration = (time.monotonic() - started) * 1000.0
+        return RunResult(ok=False, stdout="", result=None, error=error, limit=limit,
+                         duration_ms=duration)
+
+    def _notify_restart(self) -> None:
+        """Call ``on_restart``; its failure is logged, the block's report still returns."""
+        if self.on_restart is None:
+            return
+        try:
+            self.on_restart(self)
+        except Exception:
+            logger.exception("on_restart failed after a sandbox worker was replaced")
+
+
+def _kill(template: TemplateClient, worker: _Worker) -> int | None:
+    """SIGKILL a worker's process group and return its exit code, if known."""
+    try:
+        code = template.reap(worker.pid)
+    except TemplateError:
+        code = None  # the template died; its workers die with it (PDEATHSIG)
+    worker.sock.close()
+    return code
+
+
+def _discard(template: TemplateClient, workers: list[_Worker]) -> None:
+    """Finalizer: kill the worker of a sandbox that was closed or collected.
+
+    Only the signal is waited for; the template reaps the process in its
+    own loop, so closing a conversation costs one control round trip.
+    """
+    for worker in workers:
+        try:
+            template.signal(worker.pid, signal.SIGKILL)
+        except TemplateError:
+            pass
+        worker.sock.close()
+
+
+def _describe(what: str | None, code: int | None, seconds: float) -> tuple[str, dict[str, Any]]:
+    """The limit name and error for a worker the host had to replace."""
+    lost = "the worker was restarted and the conversation's namespace was lost"
+    if what == "timeout":
+        return "timeout", {"type": "TimeoutError", "line": None,
+                           "message": f"the block ran longer than {seconds:g} s; {lost}"}
+    if what == "interrupted":
+        return "timeout", {"type": "KeyboardInterrupt", "line": None,
+                           "message": f"the block was interrupted; {lost}"}
+    if what == "output":
+        return "output", {"type": "OutputLimitExceeded", "line": None,
+                          "message": f"the worker sent more data than the host accepts; {lost}"}
+    if code == EXIT_MEMORY:
+        return "memory", {"type": "MemoryError", "line": None,
+                          "message": f"the block ran out of memory; {lost}"}
+    if code == -signal.SIGXCPU:
+        return "timeout", {"type": "TimeoutError", "line": None,
+                           "message": f"the block used up its CPU time; {lost}"}
+    how = "broke the protocol" if what == "crash" else _exit_text(code)
+    return "crash", {"type": "WorkerCrashed", "line": None,
+                     "message": f"the worker {how}; {lost}"}
+
+
+def _exit_text(code: int | None) -> str:
+    """How a worker ended, for a message: 'died of SIGSEGV', 'exited with status 3'."""
+    if code is None:
+        return "died"
+    if code < 0:
+        try:
+            return f"died of {signal.Signals(-code).name}"
+        except ValueError:
+            return f"died of signal {-code}"
+    return f"exited with status {code}"
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of names from the worker, checked to be exactly that."""
+    if type(value) is not list or any(type(name) is not str for name in value):
+        raise TypeError("names must be a list of str")
+    return tuple(value)
+
+
+def _to_result(frame: dict[str, Any], output_cap: int) -> RunResult:
+    """Check a result frame field by field and build the :class:`RunResult`."""
+    ok, stdout, result, error, limit = (frame.get(key) for key in
+                                        ("ok", "stdout", "result", "error", "limit"))
+    duration = frame.get("duration_ms", 0.0)
+    if type(ok) is not bool or type(stdout) is not str or limit not in _WORKER_LIMITS:
+        raise TypeError("malformed result")
+    if result is not None and type(result) is not str:
+        raise TypeError("malformed result preview")
+    if type(duration) not in (int, float):
+        raise TypeError("malformed duration")
+    if error is not None:
+        if (type(error) is not dict or type(error.get("type")) is not str
+                or type(error.get("message")) is not str
+                or type(error.get("line")) not in (int, type(None))):
+            raise TypeError("malformed error")
+        error = {"type": error["type"][:200], "message": error["message"][:4000],
+                 "line": error.get("line")}
+    if len(stdout) > output_cap + len(_TRUNCATED):
+        stdout = stdout[:output_cap] + _TRUNCATED
+        limit = limit or "output"
+    return RunResult(ok=ok, stdout=stdout, result=result, error=error, limit=limit,
+                     bound=_names(frame.get("bound", [])), deleted=_names(frame.get("deleted", [])),
+                     read=_names(frame.get("read", [])), duration_ms=float(duration),
+                     changes=_changes(frame.get("changes", [])), report=_report(frame.get("report")))
+
+
+def _changes(value: Any) -> tuple[dict[str, Any], ...]:
+    """Change records from the worker: JSON objects, each with a str name and a known kind."""
+    kinds = {"value", "function", "class", "import", "deleted"}
+    if type(value) is not list:
+        raise TypeError("changes must be a list")
+    for change in value:
+        if type(change) is not dict or type(change.get("name")) is not str or change.get("kind") not in kinds:
+            raise TypeError("malformed change")
+        if type(change.get("chunks", {})) is not dict:
+            raise TypeError("malformed chunks")
+    return tuple(value)
+
+
+def _report(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if (type(value) is not dict or type(value.get("restored")) is not list
+            or type(value.get("failed")) is not list):
+        raise TypeError("malformed restore report")
+    return value

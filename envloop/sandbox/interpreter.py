@@ -1,0 +1,171 @@
+"""The in-worker interpreter: one conversation's namespace and the block runner.
+
+Runs inside the worker process (never in the host in production).
+:meth:`Interpreter.run` never raises: it catches ``BaseException`` around
+compile and exec, because a block may raise ``SystemExit``, catch and re-raise
+anything, or exhaust memory, and the worker must still answer the host.  It
+returns plain data only (str, int, bool, None, lists and dicts of those), so
+the host never has to evaluate an object the sandbox made.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import typing
+
+from envloop.sandbox.policy import (
+    FILENAME,
+    OutputBuffer,
+    OutputLimitExceeded,
+    compile_block,
+    safe_builtins,
+)
+
+CallHost = typing.Callable[[str, list, dict], object]
+
+
+def _clip(text: str, cap: int) -> str:
+    return text if len(text) <= cap else text[: max(cap - 1, 0)] + "…"
+
+
+def _safe_str(obj: object, cap: int) -> str:
+    """``str(obj)`` for an error message; user ``__str__`` may itself raise."""
+    try:
+        return _clip(str(obj), cap)
+    except BaseException:  # noqa: BLE001 - any failure just loses the message
+        return f"<unprintable {type(obj).__name__}>"
+
+
+def _error_line(exc: BaseException) -> int | None:
+    """Line of the innermost traceback frame that belongs to a block."""
+    if isinstance(exc, SyntaxError) and exc.filename in (None, FILENAME):
+        return exc.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+class Interpreter:
+    """One conversation's namespace and the policy its blocks run under."""
+
+    def __init__(
+        self,
+        *,
+        output_cap: int = 65536,
+        result_cap: int = 2000,
+        max_source: int = 200_000,
+        max_ast_depth: int = 200,
+        call_host: CallHost | None = None,
+    ) -> None:
+        self.output_cap = output_cap
+        self.result_cap = result_cap
+        self.max_source = max_source
+        self.max_ast_depth = max_ast_depth
+        self.call_host = call_host
+        self.own_classes: set[type] = set()
+        self.output = OutputBuffer(output_cap)
+        self.builtins = safe_builtins(self)
+        self.namespace: dict[str, typing.Any] = {
+            "__builtins__": self.builtins,
+            "__name__": "__main__",
+            "__metaclass__": type,
+        }
+
+    def add_function(self, name: str, fn: typing.Callable[..., typing.Any]) -> None:
+        """Make a trusted helper (``answer``, extension stubs ...) callable from blocks."""
+        self.builtins[name] = fn
+
+    def run(self, source: str) -> dict[str, typing.Any]:
+        """Compile and run one block; see CONTRACT.md for the returned dict.  Never raises."""
+        try:
+            return self._run(source)
+        except BaseException as exc:  # noqa: BLE001 - the worker must always answer
+            return self._result(False, None, self._error(exc), self._limit(exc), [], [], [])
+
+    def _run(self, source: str) -> dict[str, typing.Any]:
+        self.output.reset()
+        try:
+            exec_code, eval_code, info = compile_block(
+                source, max_source=self.max_source, max_ast_depth=self.max_ast_depth
+            )
+        except BaseException as exc:  # noqa: BLE001 - SyntaxError, MemoryError, anything
+            return self._result(False, None, self._error(exc), self._limit(exc), [], [], [])
+        ns = self.namespace
+        before = {name for name in info.names.loaded | info.names.bound | info.names.deleted if name in ns}
+        read = sorted(n for n in info.names.loaded if n in before and not n.startswith("_"))
+        value, error, limit = None, None, None
+        try:
+            if exec_code is not None:
+                exec(exec_code, ns)
+            if eval_code is not None:
+                value = eval(eval_code, ns)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, MemoryError, output cap ...
+            error, limit = self._error(exc), self._limit(exc)
+        if limit is None and self.output.exceeded:
+            limit = "output"
+        result = None
+        if error is None and value is not None:
+            result, error, limit = self._preview(value)
+        bound, deleted = self._changed(info.names.bound | info.names.deleted, before)
+        return self._result(error is None, result, error, limit, bound, deleted, read)
+
+    def _preview(self, value: object) -> tuple[str | None, dict | None, str | None]:
+        """Capped ``repr`` of the trailing expression, computed here in the worker.
+
+        Plain ``repr`` (what CPython's REPL shows) unless the value is a huge
+        container, whose full repr would cost more than the preview is worth.
+        """
+        try:
+            if not (isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) > 10_000):
+                return _clip(repr(value), self.result_cap), None, None
+        except BaseException as exc:  # noqa: BLE001 - a user __repr__ may do anything
+            return None, self._error(exc), self._limit(exc)
+        short = reprlib.Repr()
+        short.maxstring = short.maxother = self.result_cap
+        short.maxlevel, short.maxlist, short.maxdict = 6, 100, 100
+        short.maxtuple = short.maxset = short.maxfrozenset = short.maxdeque = short.maxarray = 100
+        try:
+            return _clip(short.repr(value), self.result_cap), None, None
+        except BaseException as exc:  # noqa: BLE001 - a user __repr__ may do anything
+            return None, self._error(exc), self._limit(exc)
+
+    def _changed(self, candidates: set[str], before: set[str]) -> tuple[list[str], list[str]]:
+        """Split the AST's candidates by outcome: present now -> bound, gone now -> deleted."""
+        ns = self.namespace
+        bound = sorted(n for n in candidates if n in ns and not n.startswith("_"))
+        deleted = sorted(n for n in candidates if n not in ns and n in before and not n.startswith("_"))
+        return bound, deleted
+
+    def _error(self, exc: BaseException) -> dict[str, typing.Any]:
+        message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else _safe_str(exc, 2000)
+        return {"type": type(exc).__name__, "message": message, "line": _error_line(exc)}
+
+    @staticmethod
+    def _limit(exc: BaseException) -> str | None:
+        if isinstance(exc, MemoryError):
+            return "memory"
+        if isinstance(exc, OutputLimitExceeded):
+            return "output"
+        return None
+
+    def _result(self, ok: bool, result: str | None, error: dict | None, limit: str | None,
+                bound: list[str], deleted: list[str], read: list[str]) -> dict[str, typing.Any]:
+        if limit is None and self.output.exceeded:
+            limit = "output"
+        return {
+            "ok": ok and error is None,
+            "stdout": self.output.getvalue(),
+            "result": result,
+            "error": error,
+            "limit": limit,
+            "bound": bound,
+            "deleted": deleted,
+            "read": read,
+        }
+
+
+__all__ = ["Interpreter"]

@@ -1,0 +1,83 @@
+"""Which statement of a block made each name: the source kept for functions, classes and imports.
+
+Functions and classes are stored as the source of the statement that created
+them (a ``def``, a ``class`` with its decorators, or an assignment such as
+``f = lambda …`` / ``P = namedtuple(…)``) and imports as their own import
+statement, one per imported name, so restoring re-runs exactly that statement.
+"""
+
+from __future__ import annotations
+
+import ast
+
+__all__ = ["binding_statements"]
+
+_COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.Match, ast.TryStar)
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    text = "\n".join(lines[first - 1 : node.end_lineno])
+    # Statements nested in an if/try/with keep their indentation; dedent them.
+    indent = len(text) - len(text.lstrip(" \t"))
+    if indent:
+        text = "\n".join(line[indent:] if line[:indent].isspace() else line for line in text.split("\n"))
+    return text
+
+
+def _import_statement(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
+    part = alias.name if alias.asname is None else f"{alias.name} as {alias.asname}"
+    if isinstance(node, ast.Import):
+        return f"import {part}"
+    return f"from {'.' * node.level}{node.module or ''} import {part}"
+
+
+def _targets(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        targets = [node.target]
+    else:
+        return []
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def _walk(body: list[ast.stmt]):
+    """Top-level statements, looking inside if/try/with/loops but never into def/class bodies."""
+    for node in body:
+        yield node
+        if isinstance(node, _COMPOUND):
+            for name in ("body", "orelse", "finalbody"):
+                yield from _walk(getattr(node, name, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                yield from _walk(handler.body)
+            for case in getattr(node, "cases", []) or []:
+                yield from _walk(case.body)
+
+
+def binding_statements(source: str) -> dict[str, tuple[str, str]]:
+    """name → (statement kind, statement source) for the LAST statement binding each name.
+
+    Kinds: "def", "class", "import", "assign".  Names bound only by other
+    statements (for targets, with-as, walrus) are absent: their values are data.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    lines = source.split("\n")
+    found: dict[str, tuple[str, str]] = {}
+    for node in _walk(tree.body):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found[node.name] = ("def", _segment(lines, node))
+        elif isinstance(node, ast.ClassDef):
+            found[node.name] = ("class", _segment(lines, node))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                if alias.name != "*":
+                    found[bound] = ("import", _import_statement(node, alias))
+        else:
+            for name in _targets(node):
+                found[name] = ("assign", _segment(lines, node))
+    return found

@@ -1,0 +1,181 @@
+"""The per-conversation lock, kept in the database so it holds across processes and machines.
+
+A lock is a row-level claim on ``conversations.lock_owner`` with an expiry.
+It is taken with one conditional UPDATE (atomic on SQLite and PostgreSQL alike),
+renewed by a small heartbeat thread while held, and released on exit.  A lock
+whose owner died is reclaimed: at once when the owner was a process on this
+machine that no longer exists (SIGKILL leaves no chance to release), otherwise
+when its expiry passes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from envloop.errors import ConversationBusyError, NotFoundError
+from envloop.store.db import Database
+from envloop.store.models import Conversation, utcnow
+
+__all__ = ["ConversationLock", "owner_is_dead", "process_owner_id"]
+
+_HOST = socket.gethostname()
+_TOKEN = uuid.uuid4().hex[:8]
+
+
+def process_owner_id() -> str:
+    """``host:pid:token`` naming this process (the token tells apart a reused pid)."""
+    return f"{_HOST}:{os.getpid()}:{_TOKEN}"
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True when ``owner`` names a process on this machine that no longer runs."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return owner != process_owner_id()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class _Heartbeat:
+    """One daemon thread per process renews every held lock, so taking a lock starts no thread."""
+
+    def __init__(self) -> None:
+        self._held: set[ConversationLock] = set()
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, lock: ConversationLock) -> None:
+        with self._guard:
+            self._held.add(lock)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="envloop-lock-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, lock: ConversationLock) -> None:
+        with self._guard:
+            self._held.discard(lock)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(_RENEW_EVERY)
+            with self._guard:
+                locks = list(self._held)
+            for lock in locks:
+                if time.monotonic() - lock.renewed_at >= lock.ttl / 3:
+                    lock.renew()
+
+
+_RENEW_EVERY = 2.0
+_heartbeat = _Heartbeat()
+
+
+class ConversationLock:
+    """One turn or block at a time per conversation, across processes.
+
+    Use as a context manager; ``acquire(wait=…)`` polls until the lock is
+    free (not strictly FIFO across processes) and raises ConversationBusyError
+    naming the holder when ``wait`` runs out.  While held, the process-wide
+    heartbeat renews the lease.
+    """
+
+    def __init__(self, database: Database, conversation_id: int, *, ttl: float = 30.0) -> None:
+        self.database = database
+        self.conversation_id = conversation_id
+        self.ttl = ttl
+        self.owner = f"{process_owner_id()}:{uuid.uuid4().hex[:6]}"
+        self.renewed_at = 0.0
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def _update(self, session: Any, *conditions: Any, **values: Any) -> int:
+        return session.execute(
+            update(Conversation)
+            .where(Conversation.id == self.conversation_id, *conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+    def _try_take(self) -> str | None:
+        """Take the lock if free, expired or owned by a dead process; else return the holder."""
+        now = utcnow()
+        lease = {"lock_owner": self.owner, "lock_expires_at": now + timedelta(seconds=self.ttl)}
+        with self.database.session(write=True) as session:
+            free = or_(Conversation.lock_owner.is_(None), Conversation.lock_expires_at < now)
+            if self._update(session, free, **lease) == 1:
+                return None
+            holder = session.execute(
+                select(Conversation.lock_owner).where(Conversation.id == self.conversation_id)
+            ).first()
+            if holder is None:
+                raise NotFoundError(f"no conversation {self.conversation_id}")
+            current = holder[0]
+            if current is not None and owner_is_dead(current.rsplit(":", 1)[0]):
+                if self._update(session, Conversation.lock_owner == current, **lease) == 1:
+                    return None
+            return current or "unknown:?"
+
+    def acquire(self, wait: float = 60.0) -> None:
+        deadline = time.monotonic() + wait
+        delay = 0.005
+        while True:
+            holder = self._try_take()
+            if holder is None:
+                break
+            if time.monotonic() >= deadline:
+                host, _, rest = holder.partition(":")
+                raise ConversationBusyError(
+                    f"conversation {self.conversation_id} is busy: another process ({host}, "
+                    f"pid {rest.partition(':')[0]}) is running a block or turn on it"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        self._held = True
+        self.renewed_at = time.monotonic()
+        _heartbeat.add(self)
+
+    def renew(self) -> None:
+        """Push the lease's expiry forward; a failure only shortens the lease."""
+        try:
+            with self.database.session(write=True) as session:
+                self._update(session, Conversation.lock_owner == self.owner,
+                             lock_expires_at=utcnow() + timedelta(seconds=self.ttl))
+            self.renewed_at = time.monotonic()
+        except Exception:
+            pass
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        _heartbeat.discard(self)
+        self._held = False
+        with self.database.session(write=True) as session:
+            self._update(session, Conversation.lock_owner == self.owner, lock_owner=None, lock_expires_at=None)
+
+    def __enter__(self) -> ConversationLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

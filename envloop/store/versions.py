@@ -1,0 +1,250 @@
+"""Writing and reading definition and artifact versions, with their provenance.
+
+The worker reports, after each block, the names whose value changed (encoded
+by the data-only codec, never a pickle) and the names the block read.  Here
+they become rows: one Block, one DefinitionVersion per changed name, edges to
+the versions the block read, and content-addressed blobs — all in the
+caller's transaction, so a block and its versions commit or vanish together.
+
+The host never decodes a value: a stored value is an envelope
+``{"codec": …, "root": …, "chunks": [digest, …]}`` whose root and chunks the
+worker alone interprets.  Large containers are split into chunks by the
+codec, so appending to a big list stores only the new last chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion, ProvenanceEdge
+
+__all__ = [
+    "ArtifactSave",
+    "Change",
+    "latest_artifacts",
+    "latest_versions",
+    "load_value",
+    "put_blob",
+    "write_artifact",
+    "write_versions",
+]
+
+
+class Change(TypedDict, total=False):
+    """One changed name as the worker reports it (plain data only)."""
+
+    name: str
+    kind: str  # value | function | class | import | deleted
+    source: str | None
+    encoding: str | None
+    root: str | None
+    chunks: dict[str, str]
+    digest: str | None
+    preview: str | None
+    type_name: str | None
+    size: int | None
+    lost_reason: str | None
+
+
+@dataclass
+class ArtifactSave:
+    name: str
+    data: bytes
+    media_type: str | None
+
+
+def put_blob(session: Session, data: bytes) -> str:
+    """Store ``data`` once by its sha256 and return the digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    if session.get(Blob, digest) is None:
+        session.add(Blob(sha256=digest, size=len(data), data=data))
+        session.flush()
+    return digest
+
+
+def _put_chunks(session: Session, chunks: Mapping[str, str]) -> list[str]:
+    """Store the chunks not stored yet; the digest is re-computed here, never trusted."""
+    digests = []
+    encoded = {hashlib.sha256(t.encode()).hexdigest(): t.encode() for t in chunks.values()}
+    if encoded:
+        have = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(encoded)))))
+        for digest, data in encoded.items():
+            if digest not in have:
+                session.add(Blob(sha256=digest, size=len(data), data=data))
+        digests = sorted(encoded)
+    return digests
+
+
+def latest_numbers(session: Session, conversation_id: int, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """name → (version id, version number) of the newest version of each given name."""
+    names = list(set(names))
+    if not names:
+        return {}
+    newest = (
+        select(DefinitionVersion.name, func.max(DefinitionVersion.version).label("v"))
+        .where(DefinitionVersion.conversation_id == conversation_id, DefinitionVersion.name.in_(names))
+        .group_by(DefinitionVersion.name)
+        .subquery()
+    )
+    rows = session.execute(
+        select(DefinitionVersion.name, DefinitionVersion.id, DefinitionVersion.version).join(
+            newest,
+            (DefinitionVersion.name == newest.c.name) & (DefinitionVersion.version == newest.c.v),
+        ).where(DefinitionVersion.conversation_id == conversation_id)
+    )
+    return {name: (vid, number) for name, vid, number in rows}
+
+
+def write_versions(
+    session: Session,
+    *,
+    conversation_id: int,
+    block_id: int | None,
+    changes: Sequence[Change],
+    read_version_ids: Sequence[int] = (),
+    read_artifact_ids: Sequence[int] = (),
+    rolled_back_from: Mapping[str, int] | None = None,
+    numbers: Mapping[str, tuple[int, int]] | None = None,
+) -> list[DefinitionVersion]:
+    """New versions for ``changes``, numbered after each name's newest, with provenance edges.
+
+    ``numbers`` (from :func:`latest_numbers`) saves the look-up when the caller has it.
+    """
+    if numbers is None:
+        numbers = latest_numbers(session, conversation_id, (c["name"] for c in changes))
+    made = []
+    for change in changes:
+        value_sha = None
+        if change.get("root") is not None:
+            envelope = {
+                "codec": change.get("encoding"),
+                "root": change["root"],
+                "chunks": _put_chunks(session, change.get("chunks") or {}),
+            }
+            value_sha = put_blob(session, json.dumps(envelope, separators=(",", ":")).encode())
+        row = DefinitionVersion(
+            conversation_id=conversation_id,
+            name=change["name"],
+            version=numbers.get(change["name"], (0, 0))[1] + 1,
+            kind=change["kind"],
+            source=change.get("source"),
+            encoding=change.get("encoding"),
+            value_sha256=value_sha,
+            lost_reason=change.get("lost_reason"),
+            preview=change.get("preview"),
+            type_name=change.get("type_name"),
+            size=change.get("size"),
+            block_id=block_id,
+            rolled_back_from_id=(rolled_back_from or {}).get(change["name"]),
+        )
+        session.add(row)
+        made.append(row)
+    session.flush()
+    _edges(session, [(row.id, None) for row in made], read_version_ids, read_artifact_ids)
+    return made
+
+
+def _edges(
+    session: Session,
+    targets: Sequence[tuple[int | None, int | None]],
+    read_version_ids: Sequence[int],
+    read_artifact_ids: Sequence[int],
+) -> None:
+    rows = []
+    for def_id, art_id in targets:
+        for read_id in read_version_ids:
+            if read_id != def_id:
+                rows.append({"definition_version_id": def_id, "artifact_version_id": art_id,
+                             "read_definition_version_id": read_id, "read_artifact_version_id": None})
+        for read_id in read_artifact_ids:
+            if read_id != art_id:
+                rows.append({"definition_version_id": def_id, "artifact_version_id": art_id,
+                             "read_definition_version_id": None, "read_artifact_version_id": read_id})
+    if rows:
+        session.execute(ProvenanceEdge.__table__.insert(), rows)
+
+
+def write_artifact(
+    session: Session,
+    *,
+    conversation_id: int,
+    block_id: int | None,
+    save: ArtifactSave,
+    read_version_ids: Sequence[int] = (),
+    read_artifact_ids: Sequence[int] = (),
+) -> ArtifactVersion:
+    """A new version of an artifact, its content stored once by hash."""
+    newest = session.scalar(
+        select(func.max(ArtifactVersion.version)).where(
+            ArtifactVersion.conversation_id == conversation_id, ArtifactVersion.name == save.name
+        )
+    )
+    row = ArtifactVersion(
+        conversation_id=conversation_id,
+        name=save.name,
+        version=(newest or 0) + 1,
+        content_sha256=put_blob(session, save.data),
+        media_type=save.media_type,
+        size=len(save.data),
+        block_id=block_id,
+    )
+    session.add(row)
+    session.flush()
+    _edges(session, [(None, row.id)], read_version_ids, read_artifact_ids)
+    return row
+
+
+def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0) -> list[DefinitionVersion]:
+    """The newest version of every name (tombstones included), oldest first.
+
+    With ``after_id``, only names whose newest version is newer than that id:
+    what a worker that saw everything up to ``after_id`` has to catch up on.
+    """
+    newest = (
+        select(DefinitionVersion.name, func.max(DefinitionVersion.version).label("v"))
+        .where(DefinitionVersion.conversation_id == conversation_id)
+        .group_by(DefinitionVersion.name)
+        .subquery()
+    )
+    stmt = (
+        select(DefinitionVersion)
+        .join(newest, (DefinitionVersion.name == newest.c.name) & (DefinitionVersion.version == newest.c.v))
+        .where(DefinitionVersion.conversation_id == conversation_id, DefinitionVersion.id > after_id)
+        .order_by(DefinitionVersion.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def load_value(session: Session, value_sha256: str) -> dict[str, Any]:
+    """The envelope of a stored value with its chunk texts, ready to send to a worker."""
+    envelope = json.loads(session.get(Blob, value_sha256).data)
+    digests = envelope.get("chunks") or []
+    chunks = {}
+    if digests:
+        for blob in session.scalars(select(Blob).where(Blob.sha256.in_(digests))):
+            chunks[blob.sha256] = blob.data.decode()
+    return {"encoding": envelope["codec"], "root": envelope["root"], "chunks": chunks}
+
+
+def latest_artifacts(session: Session, conversation_id: int) -> list[ArtifactVersion]:
+    """The newest version of every artifact, by name."""
+    newest = (
+        select(ArtifactVersion.name, func.max(ArtifactVersion.version).label("v"))
+        .where(ArtifactVersion.conversation_id == conversation_id)
+        .group_by(ArtifactVersion.name)
+        .subquery()
+    )
+    stmt = (
+        select(ArtifactVersion)
+        .join(newest, (ArtifactVersion.name == newest.c.name) & (ArtifactVersion.version == newest.c.v))
+        .where(ArtifactVersion.conversation_id == conversation_id)
+        .order_by(ArtifactVersion.name)
+    )
+    return list(session.scalars(stmt))

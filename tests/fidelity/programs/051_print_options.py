@@ -1,0 +1,12 @@
+print("a", "b", "c")
+print("a", "b", "c", sep="-")
+print("no newline", end="")
+print(" <- continued")
+print("flushed", flush=True)
+print(*[1, 2, 3], sep=", ", end=".\n")
+print()
+print("x", 1, 2.5, None, True, [1, "a"], {"k": (1,)}, sep=" | ")
+for i in range(3):
+    print(i, end=" " if i < 2 else "\n")
+print("multi\nline", "text")
+print(repr("quote's"), str(b"bytes"), 'tab\tand\\backslash')

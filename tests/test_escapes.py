@@ -1,0 +1,242 @@
+"""Historical RestrictedPython escapes and the obvious next attempts, run through the policy.
+
+Every payload tries to reach something the sandbox must never reach (a frame, a
+function's globals, ``object.__subclasses__``, ``os``/``sys`` through an allowed
+module, a string evaluated outside the policy, a host secret).  If it got there
+it would print ``ESCAPED``.  Each must come back as an error, print no marker and
+no canary, and leave the interpreter answering ``1 + 1`` with ``2``.
+
+Sources: GHSA-wqc8-x2pr-7jqh / CVE-2023-37271 (generator frames),
+CVE-2023-41039 (str.format / format_map), CVE-2024-47532 (AttributeError.obj and
+the string module), GHSA-hp3v-5vw7-fx9w (string.Formatter.get_field),
+CVE-2025-22153 (``try/except*``), the positional-only guard-shadowing fix of
+RestrictedPython 8.3, plus gadgets of allowed modules (``re.enum.sys``,
+``json.codecs.sys``, ``datetime.sys``, ``typing.get_type_hints``,
+``functools.singledispatch``, ``functools.wraps`` with chosen names).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+CANARY = "canary-7c1e0b5d"
+
+GEN = "def gen():\n    yield 1\ng = gen()\nnext(g)\n"
+FUNC = "def f():\n    return 1\n"
+
+PAYLOADS: dict[str, str] = {
+    # --- generator / coroutine frames (CVE-2023-37271)
+    "genexp_frame_walk": "g = (x for x in [1])\nprint('ESCAPED', g.gi_frame.f_back.f_globals)",
+    "generator_function_frame_walk": GEN + "print('ESCAPED', g.gi_frame.f_back.f_back.f_globals)",
+    "generator_frame_builtins": GEN + "print('ESCAPED', g.gi_frame.f_builtins['open'])",
+    "generator_code": GEN + "print('ESCAPED', g.gi_code)",
+    "generator_frame_via_getattr": GEN + "fr = getattr(g, 'gi_' + 'frame')\nprint('ESCAPED', fr)",
+    "generator_frame_via_match_keyword": GEN
+    + "match g:\n    case object(gi_frame=fr):\n        print('ESCAPED', fr)",
+    "coroutine_frame": "async def c():\n    pass\nprint('ESCAPED', c().cr_frame)",
+    "traceback_frame": "try:\n    1 / 0\nexcept Exception as e:\n    print('ESCAPED', e.__traceback__.tb_frame)",
+    "traceback_frame_via_getattr": "try:\n    1 / 0\nexcept Exception as e:\n"
+    "    tb = getattr(e, '__trace' + 'back__')\n    print('ESCAPED', tb)",
+    # --- str.format / format_map / string.Formatter (CVE-2023-41039, GHSA-hp3v-5vw7-fx9w)
+    "format_dunder_class": "print('ESCAPED', '{0.__class__.__base__.__subclasses__}'.format(0))",
+    "format_generator_frame": GEN + "print('ESCAPED', '{0.gi_frame.f_back}'.format(g))",
+    "format_function_globals": FUNC + "print('ESCAPED', '{x.__globals__}'.format(x=f))",
+    "format_map_function_globals": FUNC + "print('ESCAPED', '{x.__globals__}'.format_map({'x': f}))",
+    "format_bound_then_called": FUNC + "fmt = '{0.__globals__}'.format\nprint('ESCAPED', fmt(f))",
+    "format_via_str_class": FUNC + "print('ESCAPED', str.format('{0.__globals__}', f))",
+    "format_via_getattr": FUNC + "print('ESCAPED', getattr('{0.__globals__}', 'format')(f))",
+    "format_library_private_attribute": "import random\nprint('ESCAPED', '{0._randbelow}'.format(random.Random(1)))",
+    "format_own_instance_method_globals": "class A:\n    def m(self):\n        pass\n"
+    "print('ESCAPED', '{0.m.__globals__[__builtins__]}'.format(A()))",
+    "format_spec_nested_walk": FUNC + "print('ESCAPED', '{0:{1.__globals__}}'.format(1, f))",
+    "string_formatter_format": "import string\n" + FUNC
+    + "print('ESCAPED', string.Formatter().format('{0.__globals__}', f))",
+    "string_formatter_vformat": "import string\n" + FUNC
+    + "print('ESCAPED', string.Formatter().vformat('{0.__globals__[__builtins__]}', [f], {}))",
+    "string_formatter_get_field": "import string\n" + FUNC
+    + "obj, _ = string.Formatter().get_field('0.__globals__', [f], {})\nprint('ESCAPED', obj)",
+    "string_formatter_subclass": "import string\n" + FUNC
+    + "class F(string.Formatter):\n    pass\nprint('ESCAPED', F().get_field('0.__globals__', [f], {}))",
+    "string_formatter_super_bypass": "import string\n" + FUNC
+    + "fmt = string.Formatter()\nprint('ESCAPED', super(string.Formatter, fmt).get_field('0.__globals__', [f], {}))",
+    "string_formatter_generator_frame": "import string\n" + GEN
+    + "print('ESCAPED', string.Formatter().format('{0.gi_frame}', g))",
+    # --- AttributeError.obj (CVE-2024-47532)
+    "attributeerror_obj_is_no_module": "import string\ntry:\n    string.nope\nexcept AttributeError as e:\n"
+    "    m = e.obj\nprint('ESCAPED', m.sys)",
+    "attributeerror_obj_formatter": "import string\ntry:\n    string.nope\nexcept AttributeError as e:\n"
+    "    m = e.obj\n" + FUNC + "print('ESCAPED', m.Formatter().get_field('0.__globals__', [f], {}))",
+    "attributeerror_obj_module_type": "import re\ntry:\n    re.nope\nexcept AttributeError as e:\n"
+    "    t = type(e.obj)\nassert t.__name__ != 'module'\nprint('ESCAPED', t.__dict__)",
+    # --- except* (CVE-2025-22153)
+    "except_star": "try:\n    raise ExceptionGroup('g', [ValueError(1)])\nexcept* ValueError as eg:\n"
+    "    print('ESCAPED', eg)",
+    # --- guard shadowing through parameters (RestrictedPython 8.3)
+    "posonly_shadows_getattr": "def f(_getattr_, /):\n    return (1).real\nprint('ESCAPED', f(getattr))",
+    "posonly_shadows_print": "def f(_print_, /):\n    print('x')\nf(1)\nprint('ESCAPED')",
+    "posonly_shadows_getitem": "def f(_getitem_, /, x):\n    return x[0]\nprint('ESCAPED', f(1, [1]))",
+    "lambda_posonly_shadow": "h = lambda _write_, /: 1\nprint('ESCAPED', h(1))",
+    "kwonly_shadow": "def f(*, _getiter_=iter):\n    return 1\nprint('ESCAPED', f())",
+    "assign_shadow_guard": "_getattr_ = getattr\nprint('ESCAPED')",
+    "walrus_shadow_guard": "print('ESCAPED', (_getattr_ := getattr))",
+    # --- computed attribute names
+    "getattr_dunder_globals": FUNC + "print('ESCAPED', getattr(f, '__' + 'globals__'))",
+    "getattr_dunder_code": FUNC + "print('ESCAPED', getattr(f, '__code__'))",
+    "getattr_over_dir": FUNC + "print('ESCAPED', [getattr(f, n) for n in dir(f) if 'glob' in n])",
+    "vars_of_function": FUNC + "print('ESCAPED', vars(f))",
+    "vars_no_args": "print('ESCAPED', vars()['__builtins__'])",
+    "setattr_dunder": FUNC + "setattr(f, '__code__', None)\nprint('ESCAPED')",
+    "delattr_dunder": "class A:\n    pass\ndelattr(A, '__init__')\nprint('ESCAPED')",
+    "hasattr_probe_then_getattr": FUNC + "if hasattr(f, '__globals__'):\n"
+    "    print('ESCAPED', getattr(f, '__globals__'))\nelse:\n    raise RuntimeError('blocked')",
+    # --- object.__subclasses__ and friends
+    "tuple_class_base_subclasses": "print('ESCAPED', ().__class__.__base__.__subclasses__())",
+    "object_subclasses": "print('ESCAPED', object.__subclasses__())",
+    "type_of_tuple_base": "print('ESCAPED', type(()).__base__.__subclasses__())",
+    "type_mro_subclasses": "base = type(()).mro()[-1]\nprint('ESCAPED', base.__subclasses__())",
+    "type_subclasses_getattr": "base = type(()).mro()[-1]\nprint('ESCAPED', getattr(base, '__subclasses__')())",
+    "catch_warnings_classic": "print('ESCAPED', [c for c in ().__class__.__mro__[1].__subclasses__()"
+    " if c.__name__ == 'catch_warnings'][0]()._module.__builtins__)",
+    "builtins_name": "print('ESCAPED', __builtins__)",
+    "build_class_name": "print('ESCAPED', __build_class__)",
+    "type_three_args": "T = type('T', (object,), {'__getattribute__': lambda s, n: n})\nprint('ESCAPED', T)",
+    "type_of_type_three_args": "meta = type(type(1))\nT = meta('T', (), {})\nprint('ESCAPED', T)",
+    "metaclass_three_args": "import abc\nX = type(abc.ABC)('X', (), {'__getattr__': lambda s, n: n})\n"
+    "print('ESCAPED', X().anything)",
+    "abcmeta_three_args": "import abc\nX = abc.ABCMeta('X', (), {'__del__': print})\nprint('ESCAPED', X)",
+    "class_getattribute_hook": "class A:\n    def __getattribute__(self, n):\n        return n\nprint('ESCAPED')",
+    "class_init_subclass_hook": "class A:\n    def __init_subclass__(cls):\n        pass\nprint('ESCAPED')",
+    "class_reduce_hook": "class A:\n    def __reduce__(self):\n        return (print, ('x',))\nprint('ESCAPED')",
+    "class_del_hook": "class A:\n    def __del__(self):\n        pass\nprint('ESCAPED')",
+    "super_getattribute": "print('ESCAPED', super(type, type).__getattribute__)",
+    # --- forbidden builtins
+    "exec": "exec('import os')\nprint('ESCAPED')",
+    "eval": "print('ESCAPED', eval('1 + 1'))",
+    "compile": "print('ESCAPED', compile('1', 'x', 'eval'))",
+    "open": "print('ESCAPED', open('/etc/hostname').read())",
+    "dunder_import": "print('ESCAPED', __import__('os'))",
+    "input": "print('ESCAPED', input())",
+    "breakpoint": "breakpoint()\nprint('ESCAPED')",
+    "globals": "print('ESCAPED', globals()['__builtins__'])",
+    "locals": "print('ESCAPED', locals())",
+    "memoryview_obj_walk": "m = memoryview(b'ab')\nprint('ESCAPED', m.obj.__class__.__base__)",
+    "help": "help(print)\nprint('ESCAPED')",
+    # --- imports and module gadgets
+    "import_os": f"import os\nprint('ESCAPED', os.environ.get('ENVLOOP_TEST_CANARY'))",
+    "import_sys": "import sys\nprint('ESCAPED', sys.modules)",
+    "from_os_import": "from os import system\nprint('ESCAPED', system)",
+    "import_os_path": "import os.path\nprint('ESCAPED', os.path)",
+    "import_builtins": "import builtins\nprint('ESCAPED', builtins.open)",
+    "import_importlib": "import importlib\nprint('ESCAPED', importlib.import_module('os'))",
+    "import_operator": "import operator\nprint('ESCAPED', operator.attrgetter('__globals__'))",
+    "import_inspect": "import inspect\nprint('ESCAPED', inspect.currentframe())",
+    "import_gc": "import gc\nprint('ESCAPED', gc.get_objects())",
+    "import_pickle": "import pickle\nprint('ESCAPED', pickle.loads)",
+    "import_ctypes": "import ctypes\nprint('ESCAPED', ctypes.CDLL)",
+    "import_subprocess": "import subprocess\nprint('ESCAPED', subprocess.run)",
+    "import_types": "import types\nprint('ESCAPED', types.FunctionType)",
+    "import_threading": "import threading\nprint('ESCAPED', threading.Thread)",
+    "import_timeit": "import timeit\nprint('ESCAPED', timeit.timeit)",
+    "import_logging": "import logging\nprint('ESCAPED', logging.Logger.manager)",
+    "relative_import": "from . import os\nprint('ESCAPED', os)",
+    "import_private_name": "from re import _compiler\nprint('ESCAPED', _compiler)",
+    "re_enum_sys": "import re\nprint('ESCAPED', re.enum.sys)",
+    "re_functools": "import re\nprint('ESCAPED', re.functools)",
+    "re_getattr_enum": "import re\nprint('ESCAPED', getattr(re, 'enum'))",
+    "re_flag_class_module": "import re\nprint('ESCAPED', type(re.I).__module__, re.RegexFlag.sys)",
+    "json_codecs_sys": "import json\nprint('ESCAPED', json.codecs.sys)",
+    "json_decoder_module": "import json\nprint('ESCAPED', json.decoder.scanstring)",
+    "import_json_decoder": "import json.decoder\nprint('ESCAPED', json.decoder)",
+    # IMPORT_FROM falls back to sys.modules[f"{pkg.__name__}.{name}"] when the attribute is missing
+    "from_json_import_decoder": "from json import decoder\nprint('ESCAPED', decoder.re.enum.sys)",
+    "from_re_import_enum": "from re import enum\nprint('ESCAPED', enum.sys)",
+    "from_collections_import_submodule": "from collections import abc, defaultdict\n"
+    "from encodings import utf_8\nprint('ESCAPED', utf_8)",
+    "from_xml_import_dom": "from xml import dom\nprint('ESCAPED', dom)",
+    "datetime_sys": "import datetime\nprint('ESCAPED', datetime.sys.modules)",
+    "typing_sys": "import typing\nprint('ESCAPED', typing.sys)",
+    "typing_get_type_hints_eval": "import typing\n"
+    "def f(x: \"().__class__.__base__.__subclasses__()\"):\n    pass\n"
+    "print('ESCAPED', typing.get_type_hints(f))",
+    "typing_from_import_get_type_hints": "from typing import get_type_hints\nprint('ESCAPED')",
+    "typing_forwardref_evaluate": "import typing\nr = typing.ForwardRef('1')\nprint('ESCAPED', r._evaluate({}, {}, frozenset()))",
+    "typing_forwardref_via_args": "import typing\nref = typing.get_args(typing.List['x'])[0]\n"
+    "print('ESCAPED', ref._evaluate(None, None, frozenset()))",
+    "functools_singledispatch_annotations": "import functools\n"
+    "@functools.singledispatch\ndef f(x):\n    return 0\n"
+    "@f.register\ndef _(x: \"().__class__\"):\n    return 1\nprint('ESCAPED', f.registry)",
+    "functools_wraps_chosen_names": GEN + "import functools\nclass Box:\n    pass\n"
+    "b = functools.wraps(g, assigned=('gi_frame',), updated=())(Box())\nprint('ESCAPED', vars(b))",
+    "functools_update_wrapper_dataclass_match": GEN + "import functools, dataclasses\n"
+    "@dataclasses.dataclass\nclass D:\n    gi_frame: int = 0\nd = D()\n"
+    "functools.update_wrapper(d, g, assigned=('gi_frame',), updated=())\n"
+    "match d:\n    case D(fr):\n        print('ESCAPED', fr)",
+    "dataclasses_sys": "import dataclasses\nprint('ESCAPED', dataclasses.sys)",
+    "dataclasses_make_dataclass": "import dataclasses\n"
+    "D = dataclasses.make_dataclass('D', ['a'], namespace={'__getattr__': print})\nprint('ESCAPED', D)",
+    "enum_bltns": "import enum\nprint('ESCAPED', enum.bltns.open)",
+    "collections_abc_sys": "import collections.abc\nprint('ESCAPED', collections.abc.sys)",
+    "calendar_sys": "import calendar\nprint('ESCAPED', calendar.sys)",
+    "uuid_os": "import uuid\nprint('ESCAPED', uuid.os.environ)",
+    "contextlib_redirect": "import contextlib\nprint('ESCAPED', contextlib.redirect_stdout)",
+    "hashlib_new_any": "import hashlib\nprint('ESCAPED', hashlib.new('ripemd160'))",
+    "module_facade_write": "import math\nmath.pi = 3\nprint('ESCAPED', math.pi)",
+    "module_dict": "import math\nprint('ESCAPED', math.__dict__)",
+    "module_spec_loader": "import json\nprint('ESCAPED', json.__spec__.loader)",
+    "function_globals_direct": FUNC + "print('ESCAPED', f.__globals__['__builtins__'])",
+    "lambda_closure_cells": "x = 1\nh = lambda: x\nprint('ESCAPED', h.__closure__)",
+    "exception_context_frames": "try:\n    1/0\nexcept Exception as e:\n    print('ESCAPED', e.__context__, e.__traceback__)",
+}
+
+
+@pytest.fixture(scope="module")
+def interpreter_class():
+    module = pytest.importorskip("envloop.sandbox.interpreter")
+    return module.Interpreter
+
+
+@pytest.fixture
+def interp(interpreter_class, monkeypatch):
+    monkeypatch.setenv("ENVLOOP_TEST_CANARY", CANARY)
+    return interpreter_class()
+
+
+def _leaked(result: dict) -> bool:
+    text = repr(result)
+    return "ESCAPED" in (result.get("stdout") or "") or CANARY in text
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_payload_fails_and_the_interpreter_stays_usable(interp, name):
+    result = interp.run(PAYLOADS[name])
+    assert not _leaked(result), f"{name} escaped: {result}"
+    assert result["ok"] is False and result["error"] is not None, f"{name} did not fail: {result}"
+    assert result["error"]["type"] and result["error"]["message"]
+    after = interp.run("1 + 1")
+    assert after["ok"] and after["result"] == "2", after
+
+
+def test_attribute_error_obj_on_an_allowed_module_is_a_facade(interp):
+    result = interp.run(
+        "import string\ntry:\n    string.nope\nexcept AttributeError as e:\n    m = e.obj\n"
+        "print(type(m).__name__, m.ascii_lowercase[:3])"
+    )
+    assert result["ok"], result
+    name, letters = result["stdout"].split()
+    assert name != "module" and letters == "abc"
+
+
+def test_string_formatter_still_formats(interp):
+    result = interp.run(
+        "import string\nprint(string.Formatter().format('{0:>4}|{x!r}|{0.real}', 7, x='y'))\n"
+        "print('{:.2f} {name}'.format(3.14159, name='pi'), '{a[0]}'.format_map({'a': [5]}))"
+    )
+    assert result["ok"], result
+    assert result["stdout"] == "   7|'y'|7\n3.14 pi 5\n"
+
+
+def test_canary_is_in_the_host_environment_for_these_tests(interp):
+    """Guard against a vacuous pass: the secret the payloads look for does exist here."""
+    import os
+
+    assert os.environ["ENVLOOP_TEST_CANARY"] == CANARY
