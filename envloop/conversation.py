@@ -8,6 +8,9 @@ terminal chat, the Telegram bot) hold no business logic; they call this.
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from envloop import timeline
+from envloop.engine import Event, Turn, TurnResult
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import NotFoundError
 from envloop.store import history as store_history
@@ -23,7 +27,7 @@ from envloop.store.db import Database, default_db_path, open_database
 from envloop.store.models import ArtifactVersion, Blob, Conversation, Query, utcnow
 from envloop.store.versions import latest_artifacts
 
-__all__ = ["ConversationInfo", "Envloop", "RunReport"]
+__all__ = ["ConversationInfo", "Envloop", "Event", "RunReport", "TurnResult"]
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,20 @@ class RunReport:
 class Envloop:
     """An open envloop: the database plus the live environments of its conversations."""
 
-    def __init__(self, database: Database, *, timeout: float | None = None) -> None:
+    #: Live environments idle longer than this are evicted (their worker stops; the state is in the database).
+    IDLE_SECONDS = 15 * 60
+    MAX_LIVE = 64
+
+    def __init__(self, database: Database, *, timeout: float | None = None,
+                 approve: Callable[[str, str], bool] | None = None) -> None:
         self.database = database
         self.timeout = timeout
+        self.approve = approve
         self._live: dict[int, Environment] = {}
+        self._used: dict[int, float] = {}
+        self._running: dict[int, Turn] = {}
+        self._guard = threading.RLock()
+        self._extensions: Any = None
 
     @classmethod
     def open(cls, db: str | None = None, *, upgrade: bool = True, timeout: float | None = None) -> Envloop:
@@ -113,18 +127,105 @@ class Envloop:
             return Path(self.database.engine.url.database).parent / "workspaces" / str(conversation_id)
         return default_db_path().parent / "workspaces" / str(conversation_id)
 
+    @property
+    def extensions(self) -> Any:
+        """The active extensions (built-ins, entry points, ENVLOOP_EXTENSIONS), loaded once."""
+        if self._extensions is None:
+            from envloop.extensions_api import load_extensions
+
+            self._extensions = load_extensions()
+        return self._extensions
+
     def environment(self, conversation_id: int) -> Environment:
         """The live environment of a conversation, started (and restored) on first use."""
-        env = self._live.get(conversation_id)
-        if env is None:
-            env = Environment(self.database, conversation_id, self.workspace(conversation_id), timeout=self.timeout)
-            try:
-                env.start()
-            except BaseException:
-                env.close()
-                raise
-            self._live[conversation_id] = env
-        return env
+        with self._guard:
+            self._evict_idle(keep=conversation_id)
+            env = self._live.get(conversation_id)
+            if env is None:
+                env = Environment(self.database, conversation_id, self.workspace(conversation_id),
+                                  timeout=self.timeout, extensions=self.extensions, approve=self.approve)
+                try:
+                    env.start()
+                except BaseException:
+                    env.close()
+                    raise
+                self._live[conversation_id] = env
+            self._used[conversation_id] = time.monotonic()
+            return env
+
+    def _evict_idle(self, keep: int) -> None:
+        """Stop the workers of conversations nobody used for a while (or the oldest, past MAX_LIVE)."""
+        now = time.monotonic()
+        idle = sorted((used, cid) for cid, used in self._used.items() if cid != keep and cid not in self._running)
+        surplus = len(self._live) - self.MAX_LIVE + 1
+        for position, (used, cid) in enumerate(idle):
+            if now - used > self.IDLE_SECONDS or position < surplus:
+                self.evict(cid)
+
+    def evict(self, conversation_id: int) -> None:
+        """Stop a conversation's worker; it is restored from the database on next use."""
+        with self._guard:
+            env = self._live.pop(conversation_id, None)
+            self._used.pop(conversation_id, None)
+        if env is not None:
+            env.close()
+
+    def live_conversations(self) -> list[int]:
+        return list(self._live)
+
+    # -- turns ------------------------------------------------------------------------
+
+    def open_conversation(self, *, channel: str, external_id: str, title: str | None = None) -> ConversationInfo:
+        """The conversation of a channel's chat (say a Telegram chat id), created on first contact."""
+        with self.database.session(write=True) as session:
+            conv = session.scalar(
+                select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
+            )
+            if conv is None:
+                conv = Conversation(title=title, channel=channel, external_id=external_id)
+                session.add(conv)
+                session.flush()
+            turns = session.scalar(select(func.count(Query.id)).where(Query.conversation_id == conv.id)) or 0
+            return _info(conv, turns)
+
+    def send(
+        self,
+        text: str,
+        *,
+        conversation_id: int | None = None,
+        new: bool = False,
+        model: str | None = None,
+        max_iterations: int = 8,
+        on_event: Callable[[Event], None] | None = None,
+        approve: Callable[[str, str], bool] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> TurnResult:
+        """Run one turn; events stream to ``on_event`` as it runs. Raises ModelNotConfigured without a model."""
+        from envloop.llm import get_model
+
+        client = get_model(model)
+        cid = self.create_conversation(title=_title(text)).id if new else self.resolve(conversation_id)
+        env = self.environment(cid)
+        turn = Turn(env, client, max_iterations=max_iterations, on_event=on_event, cancel=cancel,
+                    approve=approve or self.approve)
+        with self._guard:
+            self._running[cid] = turn
+        try:
+            return turn.run(text)
+        finally:
+            with self._guard:
+                if self._running.get(cid) is turn:
+                    del self._running[cid]
+                self._used[cid] = time.monotonic()
+
+    def cancel(self, conversation_id: int) -> bool:
+        """Cancel the running turn of a conversation: stop the model wait and interrupt its block."""
+        turn = self._running.get(conversation_id)
+        if turn is None:
+            return False
+        turn.cancel.set()
+        turn.env.sandbox.interrupt()
+        return True
 
     def run_code(
         self, code: str, *, conversation_id: int | None = None, new: bool = False, timeout: float | None = None

@@ -10,6 +10,7 @@ A killed worker is replaced and its namespace restored from the database.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from envloop.errors import SandboxError
 from envloop.sandbox import RunResult, Sandbox
 from envloop.store.db import Database
 from envloop.store.locks import ConversationLock
-from envloop.store.models import ArtifactVersion, Block, Conversation, DefinitionVersion, Query, utcnow
+from envloop.store.models import ArtifactVersion, Blob, Block, Conversation, DefinitionVersion, Query, utcnow
 from envloop.store.versions import (
     ArtifactSave,
     latest_numbers,
@@ -83,22 +84,30 @@ class Environment:
         workspace: Path,
         *,
         timeout: float | None = None,
-        host_functions: dict[str, Callable[..., Any]] | None = None,
+        extensions: Any = None,
+        approve: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.database = database
         self.conversation_id = conversation_id
+        self.workspace = Path(workspace)
         self.lock = ConversationLock(database, conversation_id)
+        self.extensions = extensions
+        self.approve = approve  # for direct runs; a turn brings its channel's own
+        self._turn: Any = None
+        self._answer: str | None = None
         self._functions: dict[str, Callable[..., Any]] = {
             "save_artifact": self._save_artifact,
             "load_artifact": self._load_artifact,
-            **(host_functions or {}),
+            "answer": self._set_answer,
         }
+        for name in (extensions.functions if extensions is not None else {}):
+            self._functions[name] = self._extension_caller(name)
         self._synced_id = 0
         self.lost: dict[str, str] = {}
         self._pending_saves: list[ArtifactSave] = []
         self._artifact_reads: list[int] = []
         self.sandbox = Sandbox(
-            workspace,
+            self.workspace,
             timeout=timeout,
             on_call=self._on_call,
             on_restart=lambda _sandbox: self._restore(after_id=0),
@@ -234,6 +243,61 @@ class Environment:
                 self.lost.pop(row.name, None)
         return outcome
 
+    # -- turns and extensions --------------------------------------------------
+
+    def begin_turn(self, turn: Any) -> None:
+        """Route llm_query, approvals and answer() to the running turn."""
+        self._turn, self._answer = turn, None
+
+    def end_turn(self) -> None:
+        self._turn, self._answer = None, None
+
+    def take_answer(self) -> str | None:
+        """The value code passed to answer() in the last block, if any (once)."""
+        answer, self._answer = self._answer, None
+        return answer
+
+    def extension_docs(self) -> str:
+        return self.extensions.prompt() if self.extensions is not None else ""
+
+    def nudges(self, state: dict[str, Any]) -> list[str]:
+        return list(self.extensions.nudges(state)) if self.extensions is not None else []
+
+    def _set_answer(self, value: Any = None) -> None:
+        if type(value) is not str:
+            raise TypeError("answer(value): the worker sends the answer as text")
+        self._answer = value
+
+    def _approve(self, name: str, description: str) -> bool:
+        turn = self._turn
+        if turn is not None:
+            turn.emit("approval_needed", function=name, description=description)
+            return bool(turn.approve(name, description)) if turn.approve else False
+        return bool(self.approve(name, description)) if self.approve else False
+
+    def _extension_caller(self, name: str) -> Callable[..., Any]:
+        from envloop.extensions_api import CallContext
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            turn = self._turn
+            context = CallContext(
+                conversation_id=self.conversation_id,
+                workspace=self.workspace,
+                save_artifact=self._record_artifact,
+                ask_model=turn.ask_model if turn is not None else None,
+                approve=self._approve,
+            )
+            value = self.extensions.call(name, context, list(args), kwargs)
+            if type(value) in (bytes, bytearray):
+                return {"__bytes__": base64.b64encode(value).decode()}
+            return value
+
+        return call
+
+    def _record_artifact(self, name: str, data: bytes, media_type: str | None) -> int:
+        """An artifact version for the running block (extensions: each write_file)."""
+        return self._save_artifact(name, {"__bytes__": base64.b64encode(data).decode()}, media_type)["version"]
+
     # -- host functions called from sandbox code -----------------------------
 
     def _on_call(self, fn: str, args: list, kwargs: dict) -> Any:
@@ -248,8 +312,6 @@ class Environment:
         if type(data) is str:
             payload, default_type = data.encode(), "text/plain"
         elif type(data) is dict and set(data) == {"__bytes__"} and type(data["__bytes__"]) is str:
-            import base64
-
             payload, default_type = base64.b64decode(data["__bytes__"]), "application/octet-stream"
         else:
             raise TypeError("save_artifact(name, data): data must be str or bytes")
@@ -286,8 +348,6 @@ class Environment:
             if row is None:
                 raise FileNotFoundError(f"no artifact {name!r}" + (f" version {version}" if version else ""))
             self._artifact_reads.append(row.id)
-            from envloop.store.models import Blob
-
             return _artifact_value(session.get(Blob, row.content_sha256).data, row.media_type)
 
 
@@ -298,6 +358,4 @@ def _artifact_value(data: bytes, media_type: str | None) -> Any:
             return data.decode()
         except UnicodeDecodeError:
             pass
-    import base64
-
     return {"__bytes__": base64.b64encode(data).decode()}

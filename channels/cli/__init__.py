@@ -4,7 +4,12 @@ Each command module registers its commands on the one click group in
 ``_app``; importing them here is what makes them part of the CLI.
 """
 
-from envloop.channels.cli import env_cmds, store_cmds  # noqa: F401  (register commands)
+# Each import registers that module's commands.
+from envloop.channels.cli import env_cmds  # noqa: F401
+from envloop.channels.cli import export_cmds  # noqa: F401
+from envloop.channels.cli import ext_cmds  # noqa: F401
+from envloop.channels.cli import store_cmds  # noqa: F401
+from envloop.channels.cli import turn_cmds  # noqa: F401
 from envloop.channels.cli._app import cli, main
 
 __all__ = ["cli", "main"]

@@ -22,7 +22,7 @@ import typing
 import _string
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from envloop.sandbox.transformer import ALLOWED_DUNDER_READS, DATA_MODEL_DUNDERS, NAMEDTUPLE_NAMES
+from envloop.sandbox.rules import ALLOWED_DUNDER_READS, DATA_MODEL_DUNDERS, NAMEDTUPLE_NAMES
 
 #: Largest sequence (items or characters) an in-place or ``*`` operator may build.
 MAX_SEQUENCE = 50_000_000
@@ -175,8 +175,9 @@ def _plain_fields(fmt: str) -> bool:
 class Guards:
     """The runtime guards of one interpreter, closed over its ``own_classes``."""
 
-    def __init__(self, own_classes: set[type]) -> None:
+    def __init__(self, own_classes: set[type], plain_own: set[type] | None = None) -> None:
         self.own = own_classes
+        self.plain = plain_own if plain_own is not None else set()
         self._plain_cache: dict[str, bool] = {}
         self.formatter = _GuardedFormatter(self.lookup)
 
@@ -215,6 +216,8 @@ class Guards:
             return self._dunder(obj, name)
         if name in NAMEDTUPLE_NAMES and _is_namedtuple(obj):
             return getattr(obj, name)
+        if type(obj) is super and obj.__self_class__ in self.plain:
+            return getattr(obj, name)  # super()._helper() inside a plain own class
         if self._own_private(obj, name):
             return getattr(obj, name)
         raise refused(name, " (private attributes only on the conversation's own classes)")
@@ -229,8 +232,6 @@ class Guards:
             raise refused(name, " (string.Formatter walks attributes unchecked)")
         if name in _FORMATTER_METHODS and isinstance(getattr(value, "__self__", None), string.Formatter):
             raise refused(name, " (string.Formatter walks attributes unchecked)")
-        if name == "obj" and isinstance(obj, AttributeError):
-            raise refused(name, " (AttributeError.obj)")
         return value
 
     def _dunder(self, obj: typing.Any, name: str) -> typing.Any:
@@ -251,14 +252,33 @@ class Guards:
                 return getattr(obj, name)
         raise refused(name)
 
+    def register(self, cls: type) -> None:
+        """Record a class made by a ``class`` statement (and whether its whole MRO is clean)."""
+        self.own.add(cls)
+        if type(cls) is type and all(k in self.own or _clean_builtin(k) for k in cls.__mro__):
+            self.plain.add(cls)
+
     def getattr(self, obj: typing.Any, name: str, default: typing.Any = _RAISE) -> typing.Any:
         """``_getattr_`` and the ``getattr`` builtin: raising, unlike stock ``safer_getattr``."""
+        if (type(obj) in self.plain or (type(obj) is type and obj in self.plain)) and type(name) is str \
+                and name.startswith("_") and not name.startswith("__"):
+            return getattr(obj, name) if default is _RAISE else getattr(obj, name, default)
         if default is _RAISE:
             return self.lookup(obj, name)
         try:
             return self.lookup(obj, name)
         except AttributeError:
             return default
+
+    def vars(self, *args: typing.Any) -> dict[str, typing.Any]:
+        """``vars(obj)`` for the conversation's own instances (their ``__dict__``); nothing else."""
+        if len(args) != 1:
+            raise TypeError("vars() needs exactly one argument in the sandbox")
+        obj = args[0]
+        if type(obj) in self.own and hasattr(obj, "__dict__"):
+            return obj.__dict__
+        raise TypeError(f"vars() is only available for instances of classes defined in this conversation, "
+                        f"not {type(obj).__name__!r}")
 
     # -- writes -------------------------------------------------------------
     def write(self, obj: typing.Any) -> typing.Any:
@@ -359,6 +379,13 @@ class _GuardedFormatter(string.Formatter):
 
     def check_unused_args(self, used_args: typing.Any, args: typing.Any, kwargs: typing.Any) -> None:
         """``str.format`` ignores unused arguments too."""
+
+
+def _clean_builtin(cls: type) -> bool:
+    """A builtin type without ``_private`` attributes (object, dict, Exception ...)."""
+    return cls.__module__ == "builtins" and not any(
+        n.startswith("_") and not n.startswith("__") for n in vars(cls)
+    )
 
 
 def _is_namedtuple(obj: object) -> bool:

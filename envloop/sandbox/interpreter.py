@@ -25,6 +25,9 @@ CallHost = typing.Callable[[str, list, dict], object]
 
 
 def _clip(text: str, cap: int) -> str:
+    """Exact ``str`` of at most ``cap`` characters (``repr``/``str`` may return a str subclass)."""
+    if type(text) is not str:
+        text = str.__str__(text)
     return text if len(text) <= cap else text[: max(cap - 1, 0)] + "…"
 
 
@@ -37,15 +40,19 @@ def _safe_str(obj: object, cap: int) -> str:
 
 
 def _error_line(exc: BaseException) -> int | None:
-    """Line of the innermost traceback frame that belongs to a block."""
-    if isinstance(exc, SyntaxError) and exc.filename in (None, FILENAME):
-        return exc.lineno
+    """Line of the innermost traceback frame that belongs to a block.
+
+    A compile-time SyntaxError has no block frame; only then is its own
+    ``lineno`` used (a user-raised one could carry any object there).
+    """
     line = None
     tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == FILENAME:
             line = tb.tb_lineno
         tb = tb.tb_next
+    if line is None and isinstance(exc, SyntaxError) and type(exc.lineno) is int:
+        line = exc.lineno
     return line
 
 
@@ -67,6 +74,7 @@ class Interpreter:
         self.max_ast_depth = max_ast_depth
         self.call_host = call_host
         self.own_classes: set[type] = set()
+        self.plain_own_classes: set[type] = set()
         self.output = OutputBuffer(output_cap)
         self.builtins = safe_builtins(self)
         self.namespace: dict[str, typing.Any] = {
@@ -141,8 +149,15 @@ class Interpreter:
         return bound, deleted
 
     def _error(self, exc: BaseException) -> dict[str, typing.Any]:
-        message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else _safe_str(exc, 2000)
-        return {"type": type(exc).__name__, "message": message, "line": _error_line(exc)}
+        """Plain-data description of ``exc``; never raises (its attributes may be user code)."""
+        try:
+            if isinstance(exc, SyntaxError) and isinstance(exc.msg, str) and exc.msg:
+                message = _clip(exc.msg, 2000)
+            else:
+                message = _safe_str(exc, 2000)
+            return {"type": _clip(type(exc).__name__, 200), "message": message, "line": _error_line(exc)}
+        except BaseException:  # noqa: BLE001
+            return {"type": "BaseException", "message": "<undescribable exception>", "line": None}
 
     @staticmethod
     def _limit(exc: BaseException) -> str | None:

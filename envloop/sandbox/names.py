@@ -54,6 +54,17 @@ def _stored_names(node: ast.AST) -> list[str]:
     return []
 
 
+def binds_name(node: ast.AST, name: str) -> bool:
+    """Does ``node`` (re)bind ``name`` in some scope (store, parameter, import, capture, declaration)?"""
+    if isinstance(node, ast.arg):
+        return node.arg == name
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return name in node.names
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name).split(".")[0] == name
+    return name in _stored_names(node)
+
+
 def _local_names(func: ast.AST) -> tuple[set[str], set[str]]:
     """(locals, declared globals) of a function body, not looking into nested scopes."""
     stored: set[str] = set()

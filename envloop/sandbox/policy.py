@@ -143,6 +143,10 @@ class OutputBuffer:
         self.exceeded = False
 
     def write(self, text: str) -> None:
+        if type(text) is not str:  # a str subclass from a user __str__/__add__: keep plain data
+            if not isinstance(text, str):
+                raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+            text = str.__str__(text)
         if self.exceeded:
             raise OutputLimitExceeded(f"output limit of {self.cap} characters reached")
         size = self.size + len(text)
@@ -213,9 +217,14 @@ def _apply(func: typing.Callable[..., typing.Any], *args: typing.Any, **kwargs: 
 
 
 def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
-    """The ``__builtins__`` of one interpreter (needs ``.own_classes`` and ``.output``)."""
-    guards = Guards(interpreter.own_classes)
-    own = interpreter.own_classes
+    """The ``__builtins__`` of one interpreter.
+
+    Needs ``interpreter.own_classes`` and ``.output``; ``.plain_own_classes``
+    (own classes whose whole MRO is the conversation's or clean builtins, the
+    ones whose ``self._x`` may be read natively) is used when present.
+    """
+    plain = getattr(interpreter, "plain_own_classes", set())
+    guards = Guards(interpreter.own_classes, plain)
     real_build_class = builtins.__build_class__
 
     def build_class(func: typing.Any, name: str, *bases: typing.Any, **kwargs: typing.Any) -> typing.Any:
@@ -225,7 +234,7 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
             kwargs["metaclass"] = REAL_METACLASS[meta]
         cls = real_build_class(func, name, *bases, **kwargs)
         if isinstance(cls, type):
-            own.add(cls)
+            guards.register(cls)
         return cls
 
     table: dict[str, typing.Any] = {name: getattr(builtins, name) for name in _SAFE_NAMES}
@@ -236,6 +245,8 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
         hasattr=builtins.hasattr,
         setattr=guards.setattr,
         delattr=guards.delattr,
+        vars=guards.vars,
+        dir=builtins.dir,
         __build_class__=build_class,
         __import__=_lazy_import,
         __metaclass__=type,
@@ -251,6 +262,8 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
         _mul_=checked_mul,
         _slice_=slice,
         _vet_=vet_value,
+        _type_=type,
+        _plain_own_=plain,
         _apply_=_apply,
         _print_=make_print(interpreter.output),
     )

@@ -51,6 +51,9 @@ class Snapshotter:
         # Names whose stored version is a statement (function, class, import): they
         # change only when rebound, never in place, so reading them costs nothing.
         self.statement_names: set[str] = set()
+        # Classes made without a class statement (namedtuple(...), Enum("E", ...)) are the
+        # conversation's too: their module is the namespace's "__main__".
+        self.made_classes: set[type] = set()
         self._globals_of: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
     # -- after a block -----------------------------------------------------
@@ -103,6 +106,7 @@ class Snapshotter:
         changes: list[dict[str, Any]] = []
         candidates = self.candidates(bound, read)
         result["read"] = read + [n for n in candidates if n not in bound and n not in read and n in self.digests]
+        self._note_classes(bound)
         for name in candidates + list(result.get("deleted", ())):
             if any(c["name"] == name for c in changes):
                 continue
@@ -129,7 +133,7 @@ class Snapshotter:
             return self._statement(name, _STATEMENT_KINDS[statement[0]], statement[1], value)
         if type(value) is SandboxModule:  # `m = math`: a module is kept as its statement
             return None if statement is None else self._statement(name, "import", statement[1], value)
-        encoded = encode_chunks(value, own_classes=self.interp.own_classes)
+        encoded = encode_chunks(value, own_classes=self.own_classes())
         if isinstance(encoded, Encoded):
             return {
                 "name": name, "kind": "value", "encoding": "envloop-codec-1", "root": encoded.text,
@@ -153,6 +157,16 @@ class Snapshotter:
             "name": name, "kind": kind, "source": source, "preview": first[:_PREVIEW],
             "type_name": type(value).__name__, "size": len(source), "digest": _digest(f"{kind}\0{source}"),
         }
+
+    def own_classes(self) -> set[type]:
+        return self.interp.own_classes | self.made_classes
+
+    def _note_classes(self, names: Iterable[str]) -> None:
+        ns = self.interp.namespace
+        for name in names:
+            value = ns.get(name)
+            if isinstance(value, type) and type.__dict__["__module__"].__get__(value) == "__main__":
+                self.made_classes.add(value)
 
     def _remember(self, name: str, kind: str, digest: str) -> None:
         self.digests[name] = digest
@@ -199,14 +213,14 @@ class Snapshotter:
                 err = outcome.get("error") or {}
                 return f"{err.get('type')}: {err.get('message')}"
             self._remember(name, kind, _digest(f"{kind}\0{source}"))
+            self._note_classes(outcome.get("bound", ()))
             return None
         value = item.get("value")
         if not value:
             ns.pop(name, None)
             self.statement_names.discard(name)
             return str(item.get("lost_reason") or "the value was not stored")
-        classes = class_table(self.interp.own_classes)
-        classes.update(class_table(v for v in ns.values() if isinstance(v, type) and v in self.interp.own_classes))
+        classes = class_table(self.own_classes())
         try:
             ns[name] = decode(value["root"], classes=classes, chunks=value.get("chunks") or {})
         except Exception as exc:  # DecodeError or a class that changed shape: report, never guess

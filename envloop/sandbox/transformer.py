@@ -30,7 +30,6 @@ reserved names, guard shadowing through parameters, ``except*``, async) and then
 from __future__ import annotations
 
 import ast
-import re
 import typing
 
 from RestrictedPython.transformer import (
@@ -40,57 +39,18 @@ from RestrictedPython.transformer import (
     copy_locations,
 )
 
+from envloop.sandbox.names import binds_name
+from envloop.sandbox.rules import (
+    ALLOWED_DUNDER_READS,
+    CLASS_BODY_DUNDER_NAMES,
+    DATA_MODEL_DUNDERS,
+    METACLASS_NAME,
+    RUNTIME_CHECKED_NAMES,
+    is_private_name,
+    mangle,
+)
+
 Visit = typing.Union[ast.AST, list, None]
-
-#: Data-model methods a class body may define; everything else dunder is refused.
-DATA_MODEL_DUNDERS = frozenset(
-    """__init__ __post_init__ __new__ __repr__ __str__ __format__ __bytes__
-    __len__ __length_hint__ __iter__ __next__ __reversed__ __getitem__ __setitem__
-    __delitem__ __missing__ __contains__ __eq__ __ne__ __lt__ __le__ __gt__ __ge__
-    __hash__ __bool__ __enter__ __exit__ __call__ __copy__ __deepcopy__
-    __neg__ __pos__ __abs__ __invert__ __complex__ __int__ __float__ __index__
-    __round__ __trunc__ __floor__ __ceil__""".split()
-    + [
-        f"__{prefix}{op}__"
-        for op in "add sub mul matmul truediv floordiv mod divmod pow lshift rshift and xor or".split()
-        for prefix in ("", "r", "i")
-    ]
-)
-
-#: Dunder attributes that may be *read*; the runtime guard vets each object.
-ALLOWED_DUNDER_READS = frozenset(
-    "__name__ __qualname__ __doc__ __module__ __class__ __dict__ __members__ "
-    "__annotations__ __version__ __match_args__ __slots__".split()
-)
-
-#: Dunder names a class body may bind as plain names.
-CLASS_BODY_DUNDER_NAMES = frozenset({"__slots__"})
-
-#: namedtuple's public-but-underscored API.
-NAMEDTUPLE_NAMES = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
-
-#: Public names whose meaning depends on the object (str.format and friends).
-RUNTIME_CHECKED_NAMES = frozenset({"format", "format_map", "Formatter", "vformat", "get_field", "get_value"})
-
-#: Public names that may hold a metaclass (``abc.ABCMeta``, ``enum.EnumType``): vetted at run time.
-_METACLASS_NAME = re.compile(r".*(Meta|Type|Metaclass|MetaClass)\Z")
-
-_PRIVATE_NAME = re.compile(r"_[A-Za-z0-9]\w*\Z")
-_GENERATED_NAME = re.compile(r"_tmp\d+\Z|_print\Z")
-
-
-def is_private_name(name: str) -> bool:
-    """``_balance`` yes; ``__x``, ``_getattr_`` (guards end in ``_``) and generated names no."""
-    return bool(_PRIVATE_NAME.match(name)) and not name.endswith("_") and not _GENERATED_NAME.match(name)
-
-
-def mangle(name: str, class_name: str | None) -> str:
-    """Apply CPython's private-name mangling so runtime guards see the stored name."""
-    if class_name is None or not name.startswith("__") or name.endswith("__"):
-        return name
-    stripped = class_name.lstrip("_")
-    return f"_{stripped}{name}" if stripped else name
-
 
 def _call(func: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(func, ast.Load()), args=args, keywords=[])
@@ -115,6 +75,8 @@ class EnvloopTransformer(RestrictingNodeTransformer):
         super().__init__(errors, warnings, used_names)
         self.scopes: list[str] = ["module"]  # module | class | function | comprehension
         self.class_names: list[str] = []
+        self.selves: list[_SelfContext] = []  # methods whose first parameter is never rebound
+        self._self_count = 0
 
     # -- names --------------------------------------------------------------
     def check_name(self, node, name, allow_magic_methods=False):  # type: ignore[no-untyped-def]
@@ -163,7 +125,7 @@ class EnvloopTransformer(RestrictingNodeTransformer):
         attr = node.attr
         load = isinstance(node.ctx, ast.Load)
         if not attr.startswith("_") or attr == "_":
-            if load and (attr in RUNTIME_CHECKED_NAMES or _METACLASS_NAME.match(attr)):
+            if load and (attr in RUNTIME_CHECKED_NAMES or METACLASS_NAME.match(attr)):
                 return _call("_getattr_", [node.value, ast.Constant(attr)], node)
             return node
         dunder = attr.startswith("__") and attr.endswith("__")
@@ -177,11 +139,25 @@ class EnvloopTransformer(RestrictingNodeTransformer):
                 return _call("_getattr_", [node.value, ast.Constant(attr)], node)
             self._underscore_error(node)
             return node
+        ctx = self._self_context(node.value)
         if load:
             name = mangle(attr, self.class_names[-1] if self.class_names else None)
-            return _call("_getattr_", [node.value, ast.Constant(name)], node)
-        node.value = _call("_write_", [node.value], node.value)
+            guarded = _call("_getattr_", [node.value, ast.Constant(name)], node)
+            if ctx is None:
+                return guarded
+            return _if_flag(ctx.flag, node, guarded)
+        guarded_obj = _call("_write_", [node.value], node.value)
+        node.value = guarded_obj if ctx is None else _if_flag(ctx.flag, node.value, guarded_obj)
         return node
+
+    def _self_context(self, value: ast.expr) -> _SelfContext | None:
+        """The method context when ``value`` is its never-rebound first parameter."""
+        if isinstance(value, ast.Name):
+            for ctx in reversed(self.selves):
+                if ctx.name == value.id:
+                    ctx.used = True
+                    return ctx
+        return None
 
     @staticmethod
     def _is_super_call(node: ast.expr) -> bool:
@@ -274,12 +250,39 @@ class EnvloopTransformer(RestrictingNodeTransformer):
         in_class = self.scopes[-1] == "class"
         if not (in_class and node.name in DATA_MODEL_DUNDERS):
             self.check_name(node, node.name)
+        ctx = self._method_context(node) if in_class else None
+        if ctx is not None:
+            self.selves.append(ctx)
         self.scopes.append("function")
         try:
             self.check_function_argument_names(node)
-            return self.node_contents_visit(node)
+            node = self.node_contents_visit(node)
         finally:
             self.scopes.pop()
+            if ctx is not None:
+                self.selves.pop()
+        if ctx is not None and ctx.used:
+            _insert_self_check(node, ctx)
+        return node
+
+    def _method_context(self, node: ast.FunctionDef) -> _SelfContext | None:
+        """Fast ``self._x`` for a method whose first parameter is never rebound in its body.
+
+        The method then starts with ``flag = type(self) in plain_own`` (own
+        classes whose whole MRO is the conversation's or clean builtins), and
+        each ``self._x`` is native when the flag is set, guarded otherwise.
+        """
+        params = node.args.posonlyargs + node.args.args
+        if not params:
+            return None
+        name = params[0].arg
+        for sub in ast.walk(node):
+            if sub is params[0]:
+                continue
+            if binds_name(sub, name):
+                return None
+        self._self_count += 1
+        return _SelfContext(name, f"_self{self._self_count}_")
 
     def visit_Lambda(self, node: ast.Lambda) -> Visit:
         self.scopes.append("function")
@@ -385,6 +388,36 @@ class EnvloopTransformer(RestrictingNodeTransformer):
             if not self._reject_attr(fake) and attr.startswith("_") and attr != "_":
                 self._underscore_error(fake)
         return self.node_contents_visit(node)
+
+
+class _SelfContext:
+    """A method's first parameter, and the local flag that says it is a plain own instance."""
+
+    def __init__(self, name: str, flag: str) -> None:
+        self.name, self.flag, self.used = name, flag, False
+
+
+def _if_flag(flag: str, fast: ast.expr, guarded: ast.expr) -> ast.IfExp:
+    node = ast.IfExp(test=ast.Name(flag, ast.Load()), body=fast, orelse=guarded)
+    copy_locations(node, fast)
+    return node
+
+
+def _insert_self_check(node: ast.FunctionDef, ctx: _SelfContext) -> None:
+    """``flag = _type_(self) in _plain_own_`` after the docstring."""
+    check = ast.Assign(
+        targets=[ast.Name(ctx.flag, ast.Store())],
+        value=ast.Compare(
+            left=ast.Call(func=ast.Name("_type_", ast.Load()), args=[ast.Name(ctx.name, ast.Load())], keywords=[]),
+            ops=[ast.In()],
+            comparators=[ast.Name("_plain_own_", ast.Load())],
+        ),
+    )
+    copy_locations(check, node.body[0])
+    first = node.body[0]
+    docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+        first.value.value, str)
+    node.body.insert(1 if docstring else 0, check)
 
 
 def _is_seq_literal(node: ast.expr) -> bool:

@@ -104,6 +104,8 @@ class ConversationLock:
         self.owner = f"{process_owner_id()}:{uuid.uuid4().hex[:6]}"
         self.renewed_at = 0.0
         self._held = False
+        # Threads of this process queue here first, in order, without polling the database.
+        self._local = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -136,8 +138,17 @@ class ConversationLock:
                     return None
             return current or "unknown:?"
 
-    def acquire(self, wait: float = 60.0) -> None:
+    def acquire(self, wait: float = 600.0) -> None:
         deadline = time.monotonic() + wait
+        if not self._local.acquire(timeout=wait):
+            raise ConversationBusyError(f"conversation {self.conversation_id} is busy in this process")
+        try:
+            self._acquire_row(deadline)
+        except BaseException:
+            self._local.release()
+            raise
+
+    def _acquire_row(self, deadline: float) -> None:
         delay = 0.005
         while True:
             holder = self._try_take()
@@ -170,8 +181,11 @@ class ConversationLock:
             return
         _heartbeat.discard(self)
         self._held = False
-        with self.database.session(write=True) as session:
-            self._update(session, Conversation.lock_owner == self.owner, lock_owner=None, lock_expires_at=None)
+        try:
+            with self.database.session(write=True) as session:
+                self._update(session, Conversation.lock_owner == self.owner, lock_owner=None, lock_expires_at=None)
+        finally:
+            self._local.release()
 
     def __enter__(self) -> ConversationLock:
         self.acquire()
