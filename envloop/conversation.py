@@ -24,7 +24,7 @@ from envloop.environment import BlockOutcome, Environment
 from envloop.errors import NotFoundError
 from envloop.store import history as store_history
 from envloop.store.db import Database, default_db_path, open_database
-from envloop.store.models import ArtifactVersion, Blob, Conversation, Query, utcnow
+from envloop.store.models import ArtifactVersion, Blob, Conversation, Iteration, Query, utcnow
 from envloop.store.versions import latest_artifacts
 
 __all__ = ["ConversationInfo", "Envloop", "Event", "RunReport", "TurnResult"]
@@ -90,6 +90,7 @@ class Envloop:
         self._running: dict[int, Turn] = {}
         self._guard = threading.RLock()
         self._extensions: Any = None
+        self._models: dict[str | None, Any] = {}
 
     @classmethod
     def open(cls, db: str | None = None, *, upgrade: bool = True, timeout: float | None = None) -> Envloop:
@@ -201,9 +202,7 @@ class Envloop:
         cancel: threading.Event | None = None,
     ) -> TurnResult:
         """Run one turn; events stream to ``on_event`` as it runs. Raises ModelNotConfigured without a model."""
-        from envloop.llm import get_model
-
-        client = get_model(model)
+        client = self.model(model)
         cid = self.create_conversation(title=_title(text)).id if new else self.resolve(conversation_id)
         env = self.environment(cid)
         turn = Turn(env, client, max_iterations=max_iterations, on_event=on_event, cancel=cancel,
@@ -217,6 +216,20 @@ class Envloop:
                 if self._running.get(cid) is turn:
                     del self._running[cid]
                 self._used[cid] = time.monotonic()
+
+    def model(self, name: str | None = None) -> Any:
+        """The model client for ``name`` (or the configured one), kept for the life of this Envloop.
+
+        Keeping it means a replay model continues where the previous turn stopped.
+        Raises ModelNotConfigured, saying how to configure one, when there is none.
+        """
+        from envloop.llm import get_model, resolve_model_name
+
+        key = resolve_model_name(name)
+        with self._guard:
+            if key not in self._models:
+                self._models[key] = get_model(key)
+            return self._models[key]
 
     def cancel(self, conversation_id: int) -> bool:
         """Cancel the running turn of a conversation: stop the model wait and interrupt its block."""
@@ -284,6 +297,55 @@ class Envloop:
 
     def fork(self, conversation_id: int | None = None, at: int | None = None) -> timeline.TimelineChange:
         return self._rewrite(conversation_id, timeline.fork, at)
+
+    def usage(self, conversation_id: int | None = None) -> dict[str, Any]:
+        """Tokens, cost and time spent on a conversation's turns, and on its last turn."""
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            totals = session.execute(
+                select(func.count(Query.id), func.coalesce(func.sum(Query.tokens_in), 0),
+                       func.coalesce(func.sum(Query.tokens_out), 0), func.sum(Query.cost),
+                       func.coalesce(func.sum(Query.duration_ms), 0.0))
+                .where(Query.conversation_id == cid, Query.kind == "turn")
+            ).one()
+            last = session.scalars(
+                select(Query).where(Query.conversation_id == cid, Query.kind == "turn").order_by(Query.position.desc())
+            ).first()
+        usage = {"conversation_id": cid, "turns": totals[0], "tokens_in": totals[1], "tokens_out": totals[2],
+                 "cost": totals[3], "duration_ms": totals[4], "last": None}
+        if last is not None:
+            usage["last"] = {"turn": last.position, "status": last.status, "tokens_in": last.tokens_in,
+                             "tokens_out": last.tokens_out, "cost": last.cost, "duration_ms": last.duration_ms,
+                             "iterations": last.iteration_count, "model": last.model}
+        return usage
+
+    def inspect(self, conversation_id: int | None = None, *, turn: int | None = None,
+                iteration: int | None = None) -> dict[str, Any]:
+        """Exactly what was sent to the model in one iteration (default: the latest) and its reply."""
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            stmt = select(Iteration, Query).join(Query, Iteration.query_id == Query.id).where(Query.conversation_id == cid)
+            if turn is not None:
+                stmt = stmt.where(Query.position == turn)
+            if iteration is not None:
+                stmt = stmt.where(Iteration.position == iteration)
+            row = session.execute(stmt.order_by(Query.position.desc(), Iteration.position.desc()).limit(1)).first()
+            if row is None:
+                what = (f" turn {turn}" if turn is not None else "") + (f" iteration {iteration}" if iteration else "")
+                raise NotFoundError(f"conversation {cid} has no model iteration{what}")
+            it, query = row
+            system = it.system_prompt.text if it.system_prompt is not None else ""
+            return {
+                "conversation_id": cid, "turn": query.position, "iteration": it.position, "model": query.model,
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": it.prompt}],
+                "reply": it.raw_reply, "error": it.error, "tokens_in": it.tokens_in, "tokens_out": it.tokens_out,
+            }
+
+    def export(self, conversation_id: int | None = None, fmt: str = "md") -> str:
+        """The conversation as a notebook (ipynb), a Python script (py) or Markdown (md)."""
+        from envloop.export import export_conversation
+
+        return export_conversation(self.database, self.resolve(conversation_id), fmt)  # type: ignore[arg-type]
 
     # -- artifacts ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import EnvloopError, ModelError
@@ -111,6 +111,10 @@ class Turn:
         self.cost: float | None = None
         self.names: dict[str, None] = {}
         self.query_id: int | None = None
+        self.journal: list[JournalEntry] = []
+        self.variables: dict[str, VarLine] = {}
+        self.system = ""
+        self.system_id: int | None = None
 
     # -- bookkeeping ------------------------------------------------------------
 
@@ -142,20 +146,30 @@ class Turn:
             found = row.id
         return found
 
-    def _context(self, session: Any, query: Query) -> tuple[list[JournalEntry], list[VarLine]]:
+    def _load_context(self, session: Any, conversation_id: int, position: int) -> None:
+        """The journal and the var index, read once per turn (the turn holds the lock: only
+        its own blocks change the namespace, and :meth:`_note_changes` follows them)."""
         earlier = session.scalars(
             select(Query)
-            .where(Query.conversation_id == query.conversation_id, Query.position < query.position,
-                   Query.kind == "turn")
+            .where(Query.conversation_id == conversation_id, Query.position < position, Query.kind == "turn")
             .order_by(Query.position.desc())
             .limit(JOURNAL_TURNS)
         )
-        journal = [JournalEntry(q.position, q.text, q.answer, q.status) for q in reversed(list(earlier))]
-        variables = [
-            VarLine(v.name, v.type_name or v.kind, v.size, v.preview or "", v.status == "lost")
-            for v in var_index(session, query.conversation_id)
-        ]
-        return journal, variables
+        self.journal = [JournalEntry(q.position, q.text, q.answer, q.status) for q in reversed(list(earlier))]
+        self.variables = {
+            v.name: VarLine(v.name, v.type_name or v.kind, v.size, v.preview or "", v.status == "lost")
+            for v in var_index(session, conversation_id)
+        }
+
+    def _note_changes(self, outcome: BlockOutcome) -> None:
+        """Move changed names to the front of the var index (newest first), drop deleted ones."""
+        for change in outcome.result.changes:
+            name = change["name"]
+            self.variables.pop(name, None)
+            if change["kind"] != "deleted":
+                line = VarLine(name, change.get("type_name") or change["kind"], change.get("size"),
+                               change.get("preview") or "", bool(change.get("lost_reason")))
+                self.variables = {name: line, **self.variables}
 
     # -- the turn ---------------------------------------------------------------
 
@@ -173,6 +187,9 @@ class Turn:
                 query = new_query(session, env.conversation_id, kind="turn", text=text)
                 query.model = self.model.name
                 query_id, position = query.id, query.position
+                self._load_context(session, env.conversation_id, position)
+                self.system = system_prompt(env.extension_docs())
+                self.system_id = self._system_prompt_id(session, self.system)
             self.query_id = query_id
             self.emit("turn_started", conversation_id=env.conversation_id, turn=position, text=text)
             env.begin_turn(self)
@@ -207,25 +224,21 @@ class Turn:
 
     def _iterate(self, query_id: int, text: str) -> tuple[str, str | None, int, str | None]:
         """The iteration loop; returns (status, answer, iterations run, error)."""
-        system = system_prompt(self.env.extension_docs())
         thinking, reports, errors = "", [], []
         for number in range(1, self.max_iterations + 1):
             if self.cancel.is_set():
                 return "cancelled", None, number - 1, "cancelled by the user"
+            nudges = self.env.nudges({"iteration": number, "max_iterations": self.max_iterations, "errors": errors})
+            if len(errors) >= 2 and errors[-1] == errors[-2]:
+                nudges.append(f"The same error happened twice ({errors[-1][:200]}); try a different approach.")
+            parts = PromptParts(text, number, self.max_iterations, self.journal, list(self.variables.values()),
+                                thinking, reports, nudges)
+            messages = build_messages(self.system, parts)
             with self.env.database.session(write=True) as session:
-                query = session.get(Query, query_id)
-                journal, variables = self._context(session, query)
-                nudges = self.env.nudges({"iteration": number, "max_iterations": self.max_iterations,
-                                          "errors": errors})
-                if len(errors) >= 2 and errors[-1] == errors[-2]:
-                    nudges.append(f"The same error happened twice ({errors[-1][:200]}); try a different approach.")
-                parts = PromptParts(text, number, self.max_iterations, journal, variables, thinking, reports, nudges)
-                messages = build_messages(system, parts)
-                iteration = Iteration(query_id=query_id, position=number, prompt=messages[1]["content"],
-                                      system_prompt_id=self._system_prompt_id(session, system))
-                session.add(iteration)
-                session.flush()
-                iteration_id = iteration.id
+                iteration_id = session.execute(
+                    insert(Iteration).values(query_id=query_id, position=number, prompt=messages[1]["content"],
+                                             system_prompt_id=self.system_id, created_at=utcnow())
+                ).inserted_primary_key[0]
             self.emit("iteration_started", iteration=number, max_iterations=self.max_iterations)
             outcome = self._one_iteration(iteration_id, messages)
             if outcome is None:
@@ -262,7 +275,8 @@ class Turn:
         for position, source in enumerate(parsed.blocks):
             self.emit("block_started", source=source, position=position)
             outcome = self.env.run_block(source, author="llm", query_id=self.query_id,
-                                         iteration_id=iteration_id, position=position)
+                                         iteration_id=iteration_id, position=position, sync=False)
+            self._note_changes(outcome)
             report = _report(outcome)
             reports.append(BlockReport(source, report.stdout, report.result, report.error, report.limit))
             for name, version, kind in outcome.changed:
@@ -280,9 +294,7 @@ class Turn:
 
     def _record(self, iteration_id: int, **values: Any) -> None:
         with self.env.database.session(write=True) as session:
-            row = session.get(Iteration, iteration_id)
-            for key, value in values.items():
-                setattr(row, key, value)
+            session.execute(update(Iteration).where(Iteration.id == iteration_id).values(**values))
 
 
 def _best_partial(thinking: str, reports: list[BlockReport]) -> str | None:

@@ -172,15 +172,19 @@ class Environment:
         position: int = 0,
         timeout: float | None = None,
         finish: Callable[[Any, BlockOutcome], None] | None = None,
+        sync: bool = True,
     ) -> BlockOutcome:
         """Run one block and persist it with its versions; the caller holds ``self.lock``.
 
         ``finish(session, outcome)`` runs inside the same transaction, so the
         caller's own bookkeeping (a turn's status) commits with the block.
+        ``sync=False`` skips the catch-up check: a turn syncs once when it takes
+        the lock, and nobody else can write while it holds it.
         """
         if not self.lock.held:
             raise SandboxError("run_block needs the conversation lock")
-        self.sync()
+        if sync:
+            self.sync()
         self._pending_saves, self._artifact_reads = [], []
         result = self.sandbox.run(source, timeout=timeout)
         with self.database.session(write=True) as session:

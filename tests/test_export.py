@@ -170,7 +170,8 @@ def test_fork_is_a_note_and_the_format_follows_the_suffix(run_cli, conversation:
     assert done.returncode == 0, done.stderr
     nb = nbformat.reads(target.read_text(encoding="utf-8"), as_version=4)
     nbformat.validate(nb)
-    text = nb.cells[0].source
+    assert nb.cells[0].source.startswith("# Conversation 2: fork of x = 1 at turn 7")
+    text = "\n".join(cell.source for cell in nb.cells)
     assert "Forked from conversation 1 at turn 7." in text and "fork of conversation 1 at turn 7" in text
     assert "x v1" in text
     explicit = run_cli("export", "--conversation", "2", "--format", "md", "-o", str(tmp_path / "fork.txt"))

@@ -166,3 +166,21 @@ def test_dunder_writes_are_refused():
 
 def test_metaclasses_are_not_reachable_through_dunder_class():
     _refused("import abc\nm = abc.ABC.__class__\nprint('ESCAPED', m('X', (), {'__getattr__': print}))", "TypeError")
+
+
+def test_a_str_subclass_cannot_trick_the_format_cache():
+    src = ("class Liar(str):\n    def __hash__(self):\n        return hash('{}')\n"
+           "    def __eq__(self, other):\n        return True\n"
+           "'{}'.format(1)\ndef f():\n    pass\nprint('ESCAPED', Liar('{0.__globals__}').format(f))")
+    _refused(src, "AttributeError")
+
+
+def test_hasattr_follows_the_getattr_policy():
+    out = Interpreter().run("def f():\n    pass\n(hasattr(f, '__globals__'), hasattr([], '__len__'), hasattr(1, 'real'))")
+    assert out["result"] == "(False, True, True)"
+
+
+def test_future_imports_still_work():
+    out = Interpreter().run("from __future__ import annotations\nfrom __future__ import division\n"
+                            "def f(x: Undefined) -> int:\n    return 1\nf(2)")
+    assert out["result"] == "1"

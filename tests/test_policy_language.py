@@ -248,7 +248,7 @@ SNIPPETS: dict[str, str] = {
         print(sum(range(10**6)), len(range(10**12)), bin(5), hex(255), chr(65), ord("A"), tuple("ab"))
         print(frozenset({1}), set("aa"), bytes([65]), bytearray(b"x"), complex(1, 2), int("7"), float("1e3"))
         print(isinstance(1, (int, str)), issubclass(bool, int), callable(len), next(iter([9])), repr("q"))
-        print(vars(type("x", ()) if False else None) if False else "skip", sorted(dir([]))[-1])
+        print(sorted(dir([]))[-1], hasattr([], "append"), getattr(3, "real"), format(3.14159, ".1f"))
     """,
     "exceptions_and_else_finally": """
         def risky(n):

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from envloop.channels.cli._app import AppContext, cli, fail, pass_app
-from envloop.export import FORMATS, ExportFormat, export_conversation
+from envloop.export import FORMATS, ExportFormat
 
 
 def _format_for(output: Path | None) -> ExportFormat:
@@ -33,7 +33,7 @@ def export(ctx: AppContext, conversation_id: int | None, fmt: ExportFormat | Non
     app = ctx.app()
     cid = app.resolve(conversation_id)
     fmt = fmt or _format_for(output)
-    text = export_conversation(app.database, cid, fmt)
+    text = app.export(cid, fmt)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -8,12 +8,8 @@ import threading
 from typing import Any
 
 import click
-from sqlalchemy import select
-
 from envloop.channels.cli._app import AppContext, cli, pass_app, print_json
 from envloop.conversation import Event
-from envloop.errors import NotFoundError
-from envloop.store.models import Iteration, Query, SystemPrompt
 
 EXIT_CODES = {"done": 0, "error": 1, "budget_exhausted": 3, "interrupted": 4, "cancelled": 130}
 
@@ -113,30 +109,11 @@ def ask(ctx: AppContext, text: str, conversation_id: int | None, continue_: bool
 def inspect(ctx: AppContext, conversation_id: int | None, turn: int | None, iteration: int | None,
             as_json: bool) -> None:
     """Print exactly what was sent to the model in one iteration, and what it replied."""
-    app = ctx.app()
-    cid = app.resolve(conversation_id)
-    with app.database.session() as session:
-        stmt = select(Iteration, Query).join(Query, Iteration.query_id == Query.id).where(Query.conversation_id == cid)
-        if turn is not None:
-            stmt = stmt.where(Query.position == turn)
-        if iteration is not None:
-            stmt = stmt.where(Iteration.position == iteration)
-        row = session.execute(stmt.order_by(Query.position.desc(), Iteration.position.desc()).limit(1)).first()
-        if row is None:
-            what = f" turn {turn}" if turn is not None else ""
-            what += f" iteration {iteration}" if iteration is not None else ""
-            raise NotFoundError(f"conversation {cid} has no model iteration{what}")
-        it, query = row
-        system = session.get(SystemPrompt, it.system_prompt_id).text if it.system_prompt_id else ""
-        data = {
-            "conversation_id": cid, "turn": query.position, "iteration": it.position, "model": query.model,
-            "messages": [{"role": "system", "content": system}, {"role": "user", "content": it.prompt}],
-            "reply": it.raw_reply, "error": it.error, "tokens_in": it.tokens_in, "tokens_out": it.tokens_out,
-        }
+    data = ctx.app().inspect(conversation_id, turn=turn, iteration=iteration)
     if as_json:
         print_json(data)
         return
-    click.echo(f"# conversation {cid}, turn {data['turn']}, iteration {data['iteration']} ({data['model']})")
+    click.echo(f"# conversation {data['conversation_id']}, turn {data['turn']}, iteration {data['iteration']} ({data['model']})")
     for message in data["messages"]:
         click.echo(click.style(f"\n── {message['role']} ──", bold=True))
         click.echo(message["content"])

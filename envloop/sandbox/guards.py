@@ -30,6 +30,7 @@ MAX_SEQUENCE = 50_000_000
 MAX_INT_BITS = 64_000_000
 
 _RAISE = object()
+_RAISE_MISSING = object()
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 _STR_FORMAT = str.format
 _STR_FORMAT_MAP = str.format_map
@@ -270,6 +271,10 @@ class Guards:
         except AttributeError:
             return default
 
+    def hasattr(self, obj: typing.Any, name: str) -> bool:
+        """The ``hasattr`` builtin: True only for what ``getattr`` would hand out."""
+        return self.getattr(obj, name, _RAISE_MISSING) is not _RAISE_MISSING
+
     def vars(self, *args: typing.Any) -> dict[str, typing.Any]:
         """``vars(obj)`` for the conversation's own instances (their ``__dict__``); nothing else."""
         if len(args) != 1:
@@ -337,6 +342,8 @@ class Guards:
         """``str.format`` that walks attributes through :meth:`lookup`."""
         if not isinstance(fmt, str):
             raise TypeError("descriptor 'format' requires a 'str' object")
+        if type(fmt) is not str:  # a subclass could lie to the cache through __hash__/__eq__
+            fmt = str.__str__(fmt)
         if self._is_plain(fmt):
             return _STR_FORMAT(fmt, *args, **kwargs)
         return self.formatter.vformat(fmt, args, kwargs)
@@ -345,6 +352,8 @@ class Guards:
         """``str.format_map`` that walks attributes through :meth:`lookup`."""
         if not isinstance(fmt, str):
             raise TypeError("descriptor 'format_map' requires a 'str' object")
+        if type(fmt) is not str:
+            fmt = str.__str__(fmt)
         if self._is_plain(fmt):
             return _STR_FORMAT_MAP(fmt, mapping)
         return self.formatter.vformat(fmt, (), mapping)

@@ -242,7 +242,7 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
     table.update(
         type=SafeType,
         getattr=guards.getattr,
-        hasattr=builtins.hasattr,
+        hasattr=guards.hasattr,
         setattr=guards.setattr,
         delattr=guards.delattr,
         vars=guards.vars,

@@ -337,7 +337,7 @@ class EnvloopTransformer(RestrictingNodeTransformer):
         """``from abc import ABCMeta`` binds natively, so vet each imported value right after."""
         node = self.check_import_names(node)
         names = [a.asname or a.name for a in node.names if a.name != "*"]
-        if not names:
+        if not names or node.module == "__future__":
             return node
         vet = ast.Assign(
             targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())],

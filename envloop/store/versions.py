@@ -32,6 +32,7 @@ __all__ = [
     "latest_versions",
     "load_value",
     "put_blob",
+    "put_blobs",
     "write_artifact",
     "write_versions",
 ]
@@ -62,24 +63,21 @@ class ArtifactSave:
 
 def put_blob(session: Session, data: bytes) -> str:
     """Store ``data`` once by its sha256 and return the digest."""
-    digest = hashlib.sha256(data).hexdigest()
-    if session.get(Blob, digest) is None:
-        session.add(Blob(sha256=digest, size=len(data), data=data))
-        session.flush()
-    return digest
+    return put_blobs(session, [data])[0]
 
 
-def _put_chunks(session: Session, chunks: Mapping[str, str]) -> list[str]:
-    """Store the chunks not stored yet; the digest is re-computed here, never trusted."""
-    digests = []
-    encoded = {hashlib.sha256(t.encode()).hexdigest(): t.encode() for t in chunks.values()}
-    if encoded:
-        have = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(encoded)))))
-        for digest, data in encoded.items():
-            if digest not in have:
-                session.add(Blob(sha256=digest, size=len(data), data=data))
-        digests = sorted(encoded)
-    return digests
+def put_blobs(session: Session, payloads: Iterable[bytes]) -> list[str]:
+    """Store each payload once by sha256 (one look-up for all of them); their digests, in order.
+
+    Digests are computed here, never taken from the worker.
+    """
+    by_digest = {hashlib.sha256(data).hexdigest(): data for data in payloads}
+    if by_digest:
+        have = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(by_digest)))))
+        missing = [{"sha256": d, "size": len(b), "data": b} for d, b in by_digest.items() if d not in have]
+        if missing:
+            session.execute(Blob.__table__.insert(), missing)
+    return list(by_digest)
 
 
 def latest_numbers(session: Session, conversation_id: int, names: Iterable[str]) -> dict[str, tuple[int, int]]:
@@ -119,16 +117,24 @@ def write_versions(
     """
     if numbers is None:
         numbers = latest_numbers(session, conversation_id, (c["name"] for c in changes))
-    made = []
-    for change in changes:
-        value_sha = None
+    payloads: list[bytes] = []
+    envelopes: dict[int, str] = {}
+    for index, change in enumerate(changes):
         if change.get("root") is not None:
+            chunks = [text.encode() for text in (change.get("chunks") or {}).values()]
+            payloads.extend(chunks)
             envelope = {
                 "codec": change.get("encoding"),
                 "root": change["root"],
-                "chunks": _put_chunks(session, change.get("chunks") or {}),
+                "chunks": sorted(hashlib.sha256(c).hexdigest() for c in chunks),
             }
-            value_sha = put_blob(session, json.dumps(envelope, separators=(",", ":")).encode())
+            data = json.dumps(envelope, separators=(",", ":")).encode()
+            payloads.append(data)
+            envelopes[index] = hashlib.sha256(data).hexdigest()
+    put_blobs(session, payloads)
+    made = []
+    for index, change in enumerate(changes):
+        value_sha = envelopes.get(index)
         row = DefinitionVersion(
             conversation_id=conversation_id,
             name=change["name"],

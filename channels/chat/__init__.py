@@ -1,0 +1,1 @@
+"""The terminal chat: prompt-toolkit input, rich rendering, slash commands."""

@@ -1,0 +1,1 @@
+"""The Telegram bot channel (python-telegram-bot), one conversation per chat."""
