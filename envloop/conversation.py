@@ -189,6 +189,52 @@ class Envloop:
             turns = session.scalar(select(func.count(Query.id)).where(Query.conversation_id == conv.id)) or 0
             return _info(conv, turns)
 
+    def new_channel_conversation(self, *, channel: str, external_id: str, title: str | None = None) -> ConversationInfo:
+        """A fresh conversation for a channel's chat (Telegram's /new); the old one is kept, not deleted.
+
+        (channel, external_id) is unique, so in one transaction the chat's current
+        conversation is renamed to ``{external_id}#archived-{its id}`` and a new one
+        takes the chat's external id.
+        """
+        with self.database.session(write=True) as session:
+            old = session.scalar(
+                select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
+            )
+            if old is not None:
+                old.external_id = f"{external_id}#archived-{old.id}"
+                session.flush()
+            conv = Conversation(title=title, channel=channel, external_id=external_id)
+            session.add(conv)
+            session.flush()
+            return _info(conv, 0)
+
+    def last_turns(self, channel: str, *, conversation_id: int | None = None) -> list[dict[str, Any]]:
+        """The last turn of each conversation of a channel (read-only): id, external id, turn, status, text.
+
+        A channel calls this on start to find turns a dead process left "running"
+        (``environment()`` marks them interrupted) and tell those chats.
+        """
+        last = (
+            select(Query.conversation_id, func.max(Query.position).label("position"))
+            .where(Query.kind == "turn")
+            .group_by(Query.conversation_id)
+            .subquery()
+        )
+        stmt = (
+            select(Conversation.id, Conversation.external_id, Query.position, Query.status, Query.text)
+            .join(last, last.c.conversation_id == Conversation.id)
+            .join(Query, (Query.conversation_id == Conversation.id) & (Query.position == last.c.position))
+            .where(Conversation.channel == channel)
+            .order_by(Conversation.id)
+        )
+        if conversation_id is not None:
+            stmt = stmt.where(Conversation.id == conversation_id)
+        with self.database.session() as session:
+            return [
+                {"conversation_id": cid, "external_id": external, "turn": turn, "status": status, "text": text}
+                for cid, external, turn, status, text in session.execute(stmt)
+            ]
+
     def send(
         self,
         text: str,
@@ -238,6 +284,14 @@ class Envloop:
             return False
         turn.cancel.set()
         turn.env.sandbox.interrupt()
+        return True
+
+    def interrupt(self, conversation_id: int) -> bool:
+        """Interrupt the block running in a conversation's sandbox (a direct ``run_code`` too); False if not live."""
+        env = self._live.get(conversation_id)
+        if env is None:
+            return False
+        env.sandbox.interrupt()
         return True
 
     def run_code(

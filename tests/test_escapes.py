@@ -122,7 +122,7 @@ PAYLOADS: dict[str, str] = {
     "memoryview_obj_walk": "m = memoryview(b'ab')\nprint('ESCAPED', m.obj.__class__.__base__)",
     "help": "help(print)\nprint('ESCAPED')",
     # --- imports and module gadgets
-    "import_os": f"import os\nprint('ESCAPED', os.environ.get('ENVLOOP_TEST_CANARY'))",
+    "import_os": "import os\nprint('ESCAPED', os.environ.get('ENVLOOP_TEST_CANARY'))",
     "import_sys": "import sys\nprint('ESCAPED', sys.modules)",
     "from_os_import": "from os import system\nprint('ESCAPED', system)",
     "import_os_path": "import os.path\nprint('ESCAPED', os.path)",

@@ -36,3 +36,11 @@ def test_lock_files_pin_a_known_good_litellm() -> None:
     for name in ("requirements.lock", "requirements-dev.lock"):
         pins = re.findall(r"^litellm==(\S+)", (ROOT / name).read_text(), flags=re.M)
         assert pins and pins[0] not in {"1.82.7", "1.82.8"}
+
+
+def test_readme_documents_every_allowed_import() -> None:
+    from envloop.sandbox.modules import ALLOWED_MODULES
+
+    section = (ROOT / "README.md").read_text().split("## The sandbox", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([\w.]+)`", section))
+    assert ALLOWED_MODULES <= documented, sorted(ALLOWED_MODULES - documented)

@@ -8,7 +8,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
 
 from envloop.errors import StoreError
 from envloop.store.db import HEAD_REVISION, default_db_path, open_database, resolve_url

@@ -5,6 +5,7 @@ Each command module registers its commands on the one click group in
 """
 
 # Each import registers that module's commands.
+from envloop.channels.cli import chat_cmds  # noqa: F401
 from envloop.channels.cli import env_cmds  # noqa: F401
 from envloop.channels.cli import export_cmds  # noqa: F401
 from envloop.channels.cli import ext_cmds  # noqa: F401

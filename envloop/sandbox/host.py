@@ -332,7 +332,7 @@ class Sandbox:
         says why.
         """
         code = _kill(self._template, worker)
-        limit, error = _describe(what, code, seconds)
+        limit, error = _describe(what, code, seconds, restores=self.on_restart is not None)
         if not self._closing:
             self._worker = self._spawn()
             self._finalizer.detach()
@@ -378,9 +378,11 @@ def _discard(template: TemplateClient, workers: list[_Worker]) -> None:
         worker.sock.close()
 
 
-def _describe(what: str | None, code: int | None, seconds: float) -> tuple[str, dict[str, Any]]:
+def _describe(what: str | None, code: int | None, seconds: float,
+              restores: bool = False) -> tuple[str, dict[str, Any]]:
     """The limit name and error for a worker the host had to replace."""
-    lost = "the worker was restarted and the conversation's namespace was lost"
+    lost = ("the worker was restarted and the namespace restored from its last stored state" if restores
+            else "the worker was restarted and the conversation's namespace was lost")
     if what == "timeout":
         return "timeout", {"type": "TimeoutError", "line": None,
                            "message": f"the block ran longer than {seconds:g} s; {lost}"}

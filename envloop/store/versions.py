@@ -207,25 +207,29 @@ def write_artifact(
     return row
 
 
+def _newest_rows(model: type[DefinitionVersion] | type[ArtifactVersion], conversation_id: int) -> Any:
+    """SELECT of the newest row of every name of ``model`` (versions or artifacts) in a conversation."""
+    newest = (
+        select(model.name, func.max(model.version).label("v"))
+        .where(model.conversation_id == conversation_id)
+        .group_by(model.name)
+        .subquery()
+    )
+    return (
+        select(model)
+        .join(newest, (model.name == newest.c.name) & (model.version == newest.c.v))
+        .where(model.conversation_id == conversation_id)
+    )
+
+
 def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0) -> list[DefinitionVersion]:
     """The newest version of every name (tombstones included), oldest first.
 
     With ``after_id``, only names whose newest version is newer than that id:
     what a worker that saw everything up to ``after_id`` has to catch up on.
     """
-    newest = (
-        select(DefinitionVersion.name, func.max(DefinitionVersion.version).label("v"))
-        .where(DefinitionVersion.conversation_id == conversation_id)
-        .group_by(DefinitionVersion.name)
-        .subquery()
-    )
-    stmt = (
-        select(DefinitionVersion)
-        .join(newest, (DefinitionVersion.name == newest.c.name) & (DefinitionVersion.version == newest.c.v))
-        .where(DefinitionVersion.conversation_id == conversation_id, DefinitionVersion.id > after_id)
-        .order_by(DefinitionVersion.id)
-    )
-    return list(session.scalars(stmt))
+    stmt = _newest_rows(DefinitionVersion, conversation_id).where(DefinitionVersion.id > after_id)
+    return list(session.scalars(stmt.order_by(DefinitionVersion.id)))
 
 
 def load_value(session: Session, value_sha256: str) -> dict[str, Any]:
@@ -241,16 +245,4 @@ def load_value(session: Session, value_sha256: str) -> dict[str, Any]:
 
 def latest_artifacts(session: Session, conversation_id: int) -> list[ArtifactVersion]:
     """The newest version of every artifact, by name."""
-    newest = (
-        select(ArtifactVersion.name, func.max(ArtifactVersion.version).label("v"))
-        .where(ArtifactVersion.conversation_id == conversation_id)
-        .group_by(ArtifactVersion.name)
-        .subquery()
-    )
-    stmt = (
-        select(ArtifactVersion)
-        .join(newest, (ArtifactVersion.name == newest.c.name) & (ArtifactVersion.version == newest.c.v))
-        .where(ArtifactVersion.conversation_id == conversation_id)
-        .order_by(ArtifactVersion.name)
-    )
-    return list(session.scalars(stmt))
+    return list(session.scalars(_newest_rows(ArtifactVersion, conversation_id).order_by(ArtifactVersion.name)))

@@ -1,0 +1,244 @@
+"""The slash commands: one small function each, registered with its usage and help line.
+
+A command reads or changes the conversation only through ``chat.app`` (the
+conversation layer) and prints through ``chat.view``; the registry feeds
+``/help`` and completion, so a command is listed the moment it exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from envloop.channels.chat import tables
+from envloop.errors import ModelNotConfigured
+
+if TYPE_CHECKING:
+    from envloop.channels.chat.app import ChatApp
+
+__all__ = ["COMMANDS", "EXPORT_FORMATS", "Command", "CommandError", "arguments", "dispatch"]
+
+EXPORT_FORMATS = ("md", "py", "ipynb")
+
+
+class CommandError(Exception):
+    """A command was used wrongly; the message says how to use it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    usage: str
+    help: str
+    run: Callable[[ChatApp, list[str]], bool | None]  # returns False to leave the chat
+    takes_name: bool = False  # its first argument is one of the conversation's names
+
+    @property
+    def name(self) -> str:
+        return self.usage.split()[0]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(usage: str, help: str, *, takes_name: bool = False, aliases: tuple[str, ...] = ()):
+    """Register the decorated function as the slash command named by the first word of ``usage``."""
+
+    def register(fn: Callable[[ChatApp, list[str]], bool | None]) -> Callable[[ChatApp, list[str]], bool | None]:
+        cmd = Command(usage, help, fn, takes_name)
+        for name in (cmd.name, *aliases):
+            COMMANDS[name] = cmd
+        return fn
+
+    return register
+
+
+def dispatch(chat: ChatApp, line: str) -> bool:
+    """Run one ``/command args`` line; False means leave the chat."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    cmd = COMMANDS.get(words[0])
+    if cmd is None:
+        close = difflib.get_close_matches(words[0], list(COMMANDS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        chat.view.error(f"unknown command {words[0]}{hint}; /help lists them")
+        return True
+    try:
+        return cmd.run(chat, words[1:]) is not False
+    except CommandError as exc:
+        chat.view.error(f"{exc} (usage: {cmd.usage})")
+        return True
+
+
+def arguments(name: str, chat: ChatApp) -> list[str]:
+    """Completion choices for a command's first argument other than names."""
+    if name == "/resume":
+        return [str(info.id) for info in chat.app.list_conversations()]
+    if name == "/export":
+        return list(EXPORT_FORMATS)
+    if name == "/help":
+        return [c.lstrip("/") for c in COMMANDS]
+    return []
+
+
+def _want(args: list[str], low: int, high: int) -> None:
+    if not low <= len(args) <= high:
+        raise CommandError("wrong number of arguments")
+
+
+def _number(text: str, what: str) -> int:
+    try:
+        return int(text.lstrip("vV"))
+    except ValueError:
+        raise CommandError(f"{what} must be a number, not {text!r}") from None
+
+
+# -- the namespace -------------------------------------------------------------
+
+
+@command("/vars", "the var index: every name, its version, type and preview")
+def _vars(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    chat.view.print(tables.vars_table(chat.app.vars(chat.require_conversation())))
+
+
+@command("/history NAME", "every version of NAME", takes_name=True)
+def _history(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 1, 1)
+    chat.view.print(tables.history_view(chat.app.history(args[0], chat.require_conversation()), chat.view.g))
+
+
+@command("/why NAME", "where NAME came from, as a tree of what it read", takes_name=True)
+def _why(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 1, 1)
+    chat.view.print(tables.why_tree(chat.app.why(args[0], chat.require_conversation()), chat.view.g))
+
+
+@command("/rollback NAME VERSION", "a new version of NAME equal to VERSION (undoable)", takes_name=True)
+def _rollback(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 2, 2)
+    change = chat.app.rollback(args[0], _number(args[1], "VERSION"), chat.require_conversation())
+    chat.view.print(Text(change.note, style="cyan"))
+
+
+@command("/undo", "undo the last turn or ! run that changed names")
+def _undo(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    change = chat.app.undo(chat.require_conversation())
+    chat.view.print(Text(change.note, style="cyan"))
+    for name, version, kind in change.changed:
+        chat.view.print(chat.view.change_line(name, version, kind))
+
+
+@command("/fork [TURN]", "continue in a copy of this conversation (as of TURN)")
+def _fork(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 1)
+    at = _number(args[0], "TURN") if args else None
+    change = chat.app.fork(chat.require_conversation(), at)
+    chat.view.print(Text(f"{change.note}: now in conversation {change.conversation_id}", style="cyan"))
+    chat.switch(change.conversation_id)
+
+
+@command("/artifacts", "files the code saved, newest version of each")
+def _artifacts(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    chat.view.print(tables.artifacts_table(chat.app.artifacts(chat.require_conversation())))
+
+
+# -- the model -------------------------------------------------------------------
+
+
+@command("/inspect", "exactly what the last iteration sent to the model, and its reply")
+def _inspect(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    chat.view.print(tables.inspect_view(chat.app.inspect(chat.require_conversation()), chat.view))
+
+
+@command("/cost", "tokens, cost and time: the conversation and its last turn")
+def _cost(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    chat.view.print(tables.usage_view(chat.app.usage(chat.require_conversation()), chat.view.g))
+
+
+@command("/model [NAME]", "show the model, or use NAME from now on")
+def _model(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 1)
+    if args:
+        chat.app.model(args[0])  # a bad name or replay file fails here, and the model stays as it was
+        chat.model = args[0]
+    try:
+        chat.view.info(f"model: {chat.app.model(chat.model).name}")
+    except ModelNotConfigured as exc:
+        chat.view.notice(str(exc))
+
+
+# -- conversations ---------------------------------------------------------------
+
+
+@command("/new", "start a new conversation (with your next message)")
+def _new(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    chat.switch(None)
+
+
+@command("/resume [ID]", "continue conversation ID (default: the most recent)")
+def _resume(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 1)
+    chat.switch(chat.app.resolve(_number(args[0], "ID") if args else None))
+
+
+@command("/conversations", "every conversation, most recently active first")
+def _conversations(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    chat.view.print(tables.conversations_table(chat.app.list_conversations(), chat.cid))
+
+
+@command("/export [FORMAT] [FILE]", "the conversation as md, py or ipynb; to FILE or the screen")
+def _export(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 2)
+    fmt, target = "md", None
+    if args and args[0] in EXPORT_FORMATS:
+        fmt, args = args[0], args[1:]
+    if len(args) > 1:
+        raise CommandError(f"FORMAT is one of {', '.join(EXPORT_FORMATS)}")
+    if args:
+        target = Path(args[0]).expanduser()
+        suffix = target.suffix.lstrip(".")
+        if suffix in EXPORT_FORMATS and fmt == "md" and suffix != "md":
+            fmt = suffix  # "/export notes.ipynb" means a notebook
+    text = chat.app.export(chat.require_conversation(), fmt)
+    if target is None:
+        chat.view.print(chat.view.fold(text))
+        return
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
+    chat.view.info(f"wrote {target} ({fmt}, {len(text):,} characters)")
+
+
+# -- the chat itself -----------------------------------------------------------------
+
+
+@command("/show [N]", "print folded output N (default: the latest) in full")
+def _show(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 1)
+    chat.view.show(_number(args[0], "N") if args else None)
+
+
+@command("/help", "this list")
+def _help(chat: ChatApp, args: list[str]) -> None:
+    seen = dict.fromkeys(COMMANDS.values())
+    chat.view.print(tables.help_table([(c.usage, c.help) for c in seen], chat.view.g))
+
+
+@command("/quit", "leave (Ctrl-D does too)", aliases=("/exit",))
+def _quit(chat: ChatApp, args: list[str]) -> bool:
+    return False
