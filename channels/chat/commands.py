@@ -112,7 +112,7 @@ def _vars(chat: ChatApp, args: list[str]) -> None:
 @command("/history NAME", "every version of NAME", takes_name=True)
 def _history(chat: ChatApp, args: list[str]) -> None:
     _want(args, 1, 1)
-    chat.view.print(tables.history_view(chat.app.history(args[0], chat.require_conversation()), chat.view.g))
+    chat.view.print(tables.history_view(chat.app.history(args[0], chat.require_conversation()), chat.view))
 
 
 @command("/why NAME", "where NAME came from, as a tree of what it read", takes_name=True)

@@ -220,8 +220,7 @@ class View:
     def _on_block_started(self, data: dict[str, Any]) -> None:
         self._changes = []
         self.console.print(Text(f"block {data['position'] + 1}", style="bold blue"))
-        self.console.print(Syntax(data["source"].rstrip("\n"), "python", theme="ansi_dark",
-                                  background_color="default", word_wrap=True, padding=(0, 0, 0, 2)))
+        self.console.print(self.code(data["source"]))
         self.status(f"running block {data['position'] + 1}{self.g.ellipsis}")
 
     def _on_definition_changed(self, data: dict[str, Any]) -> None:
@@ -255,6 +254,13 @@ class View:
         self.footer(data["result"])
 
     # -- pieces ----------------------------------------------------------------
+
+    def code(self, source: str, indent: int = 2) -> Syntax:
+        """Python, highlighted, wrapped to the screen and no wider than its longest line."""
+        source = source.rstrip()
+        longest = max((len(line) for line in source.splitlines()), default=1)
+        return Syntax(source, "python", theme="ansi_dark", background_color="default", word_wrap=True,
+                      padding=(0, 0, 0, indent), code_width=max(1, min(longest, self.console.width - indent)))
 
     def change_line(self, name: str, version: int, kind: str) -> Text:
         """``total v3 → v4``: a definition the block changed."""

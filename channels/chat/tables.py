@@ -12,7 +12,6 @@ from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -47,10 +46,13 @@ def vars_table(entries: Sequence[Any]) -> RenderableType:
     """The var index: name, version, type, preview; lost values marked."""
     if not entries:
         return Text("No names defined yet.", style="dim")
+    # Fixed widths for the short columns: rich would otherwise squeeze them to give the preview room.
+    longest_name = max(len(e.name) for e in entries)
+    longest_type = max(len(e.type_name or e.kind) for e in entries)
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False, header_style="bold")
-    table.add_column("name", no_wrap=True, style="bold")
-    table.add_column("ver", justify="right", no_wrap=True)
-    table.add_column("type", no_wrap=True, overflow="ellipsis", max_width=16)
+    table.add_column("name", no_wrap=True, style="bold", overflow="ellipsis", min_width=min(longest_name, 20))
+    table.add_column("ver", justify="right", no_wrap=True, min_width=max(len(f"v{e.version}") for e in entries))
+    table.add_column("type", no_wrap=True, overflow="ellipsis", min_width=min(longest_type, 10))
     table.add_column("preview", no_wrap=True, overflow="ellipsis", ratio=1)
     for e in entries:
         preview = Text(_first_line(e.preview, 200))
@@ -99,18 +101,17 @@ def why_tree(chain: Sequence[Any], g: Glyphs) -> RenderableType:
     return tree
 
 
-def history_view(versions: Sequence[Any], g: Glyphs) -> RenderableType:
+def history_view(versions: Sequence[Any], view: View) -> RenderableType:
     """Every version of a name, oldest first, with its source (code) or preview (data)."""
     parts: list[RenderableType] = []
     for info in versions:
         when = info.created_at.strftime("%Y-%m-%d %H:%M")
-        head = _version_label(info, g)
+        head = _version_label(info, view.g)
         head = Text(head.plain.split("\n", 1)[0], style="bold")
         head.append(f"  {when}", style="dim")
         parts.append(head)
         if info.source and info.kind in ("function", "class", "import"):
-            parts.append(Syntax(info.source.rstrip(), "python", theme="ansi_dark", background_color="default",
-                                word_wrap=True, padding=(0, 0, 0, 4)))
+            parts.append(view.code(info.source, indent=4))
         elif info.preview:
             parts.append(Text("    " + _first_line(info.preview, 300)))
         if info.reads:

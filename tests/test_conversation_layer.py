@@ -1,0 +1,88 @@
+"""The conversation layer channels call: events, one turn at a time, eviction, channel conversations."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from envloop.conversation import Envloop, Event
+
+FENCE = "```"
+
+
+def _replay(path: Path, replies: list[str]) -> str:
+    path.write_text(json.dumps(replies))
+    return f"replay:{path}"
+
+
+def _block(source: str) -> str:
+    return f"Working.\n{FENCE}python\n{source}\n{FENCE}"
+
+
+def test_events_stream_in_order(tmp_path: Path) -> None:
+    events: list[Event] = []
+    model = _replay(tmp_path / "r.json", [_block("total = 2 + 2\nprint(total)"), _block("answer(total)")])
+    with Envloop.open(str(tmp_path / "e.db")) as app:
+        result = app.send("Add", new=True, model=model, on_event=events.append)
+    kinds = [e.kind for e in events]
+    assert kinds == [
+        "turn_started", "iteration_started", "model_reply", "block_started", "definition_changed",
+        "block_finished", "iteration_started", "model_reply", "block_started", "block_finished", "answer",
+    ]
+    finished = [e for e in events if e.kind == "block_finished"][0]
+    assert finished.data["stdout"] == "4\n" and finished.data["error"] is None
+    assert events[-1].data["answer"] == "4" and result.answer == "4"
+
+
+def test_two_sends_on_one_conversation_run_one_after_the_other(tmp_path: Path) -> None:
+    model_a = _replay(tmp_path / "a.json", [_block("import time\ntime.sleep(0.3)\nlog = ['a']\nanswer('a')")])
+    model_b = _replay(tmp_path / "b.json", [_block("log.append('b')\nanswer(','.join(log))")])
+    with Envloop.open(str(tmp_path / "s.db")) as app:
+        cid = app.create_conversation(title="shared").id
+        app.environment(cid)
+        results: dict[str, str] = {}
+        a_running = threading.Event()
+
+        def on_a(event: Event) -> None:
+            if event.kind == "block_started":
+                a_running.set()
+
+        first = threading.Thread(
+            target=lambda: results.update(a=app.send("A", conversation_id=cid, model=model_a, on_event=on_a).answer)
+        )
+        first.start()
+        assert a_running.wait(60)  # the first turn holds the conversation
+        second = threading.Thread(target=lambda: results.update(b=app.send("B", conversation_id=cid, model=model_b).answer))
+        second.start()
+        first.join(60)
+        second.join(60)
+    assert results == {"a": "a", "b": "a,b"}  # B waited for A and saw its state
+
+
+def test_idle_environments_are_evicted_and_restored_on_next_use(tmp_path: Path) -> None:
+    with Envloop.open(str(tmp_path / "v.db")) as app:
+        app.MAX_LIVE = 2
+        cids = [app.run_code(f"n = {i}", new=True).conversation_id for i in range(3)]
+        assert len(app.live_conversations()) == 2 and cids[0] not in app.live_conversations()
+        report = app.run_code("n * 10", conversation_id=cids[0])
+        assert report.outcome.result.result == "0"
+        old_pid = app.environment(cids[2]).sandbox.pid
+        app.evict(cids[2])
+        try:
+            os.kill(old_pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        # the worker is asked to die; its namespace comes back from the database
+        assert app.run_code("n", conversation_id=cids[2]).outcome.result.result == "2"
+        assert not alive or app.environment(cids[2]).sandbox.pid != old_pid
+
+
+def test_a_channel_chat_maps_to_one_conversation(tmp_path: Path) -> None:
+    with Envloop.open(str(tmp_path / "c.db")) as app:
+        first = app.open_conversation(channel="telegram", external_id="1001")
+        again = app.open_conversation(channel="telegram", external_id="1001")
+        other = app.open_conversation(channel="telegram", external_id="1002")
+    assert first.id == again.id != other.id and first.channel == "telegram"
