@@ -48,8 +48,10 @@ _CAP = 4000
 _HOST_ERRORS: dict[str, type[Exception]] = {
     cls.__name__: cls
     for cls in (ValueError, TypeError, KeyError, IndexError, LookupError, RuntimeError,
-                PermissionError, FileNotFoundError, TimeoutError, NotImplementedError)
+                PermissionError, FileNotFoundError, TimeoutError, NotImplementedError, NameError)
 }
+#: A host call's frame must stay well under what the host accepts (12 x output cap + 4 MiB).
+_MAX_CALL_BYTES = 4 << 20
 
 _prctl = load_prctl()
 
@@ -341,6 +343,9 @@ class _HostCaller:
         frame = protocol.encode({"op": "call", "id": call_id, "fn": fn,
                                  "args": [_to_wire(a) for a in args],
                                  "kwargs": {k: _to_wire(v) for k, v in kwargs.items()}})
+        if len(frame) > _MAX_CALL_BYTES:
+            raise ValueError(f"{fn}(): the arguments are too large to send ({len(frame)} bytes; "
+                             f"at most {_MAX_CALL_BYTES >> 20} MiB)")
         self._sock.sendall(frame)
         while True:
             reply = self._reader.read()
