@@ -33,6 +33,7 @@ __all__ = ["MAX_QUERY_CHARS", "Event", "Turn", "TurnResult"]
 
 MAX_QUERY_CHARS = 32_000
 JOURNAL_TURNS = 12
+MAX_SUBCALLS = 32  # llm_query calls per turn
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Turn:
         self.cost: float | None = None
         self.names: dict[str, None] = {}
         self.query_id: int | None = None
+        self.subcalls = 0
         self.journal: list[JournalEntry] = []
         self.variables: dict[str, VarLine] = {}
         self.system = ""
@@ -131,7 +133,10 @@ class Turn:
             self.cost = (self.cost or 0.0) + completion.cost
 
     def ask_model(self, prompt: str) -> str:
-        """``llm_query`` from sandbox code: a sub-call counted against this turn."""
+        """``llm_query`` from sandbox code: a sub-call counted against this turn's budgets."""
+        self.subcalls += 1
+        if self.subcalls > MAX_SUBCALLS:
+            raise RuntimeError(f"llm_query: this turn's budget of {MAX_SUBCALLS} sub-calls is used up")
         completion = self.model.complete([{"role": "user", "content": prompt}], cancel=self.cancel)
         self.count(completion)
         return completion.text

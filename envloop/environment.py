@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,11 +274,18 @@ class Environment:
         self._answer = value
 
     def _approve(self, name: str, description: str) -> bool:
+        """Ask the person (through the channel); the wait does not count against the block's deadline."""
         turn = self._turn
+        approve = turn.approve if turn is not None else self.approve
         if turn is not None:
             turn.emit("approval_needed", function=name, description=description)
-            return bool(turn.approve(name, description)) if turn.approve else False
-        return bool(self.approve(name, description)) if self.approve else False
+        if approve is None:
+            return False
+        asked = time.monotonic()
+        try:
+            return bool(approve(name, description))
+        finally:
+            self.sandbox.pause_deadline(time.monotonic() - asked)
 
     def _extension_caller(self, name: str) -> Callable[..., Any]:
         from envloop.extensions_api import CallContext

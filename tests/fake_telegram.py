@@ -298,6 +298,9 @@ def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the bot stopped (or was killed) during a long poll
 
     return Handler

@@ -139,7 +139,18 @@ def test_a_two_iteration_turn_renders_its_blocks_and_answer(open_chat, tmp_path:
     for piece in ("total v1", "turn 1", "area v1", "asked in turn 1: What is the area"):
         screen.wait_for(piece)
     screen.prompt()
+    screen.line("/inspect")
+    for piece in ("iteration 2", "-- system --", "You are envloop", "-- user --", "-- reply --", "area(3)"):
+        screen.wait_for(piece)
+    screen.prompt()
+    screen.line("/cost")
+    screen.wait_for("turn 1")
+    screen.prompt()
+    screen.line(f"/export py {tmp_path / 'turns.py'}")
+    screen.wait_for("wrote")
+    screen.prompt()
     screen.leave()
+    assert "total = area(3)" in (tmp_path / "turns.py").read_text()
 
 
 def test_bang_code_rollback_multiline_and_completion(open_chat, data_home: Path) -> None:
@@ -164,6 +175,13 @@ def test_bang_code_rollback_multiline_and_completion(open_chat, data_home: Path)
     time.sleep(1)
     screen.line(" * 2")
     screen.wait_for("→ 42")
+    screen.prompt()
+    screen.child.send("/va")
+    time.sleep(1)
+    screen.child.send("\t")  # completes the command
+    time.sleep(1)
+    screen.line("")
+    screen.wait_for("b_long_name")
     screen.prompt()
     screen.line("/history x")
     screen.wait_for("x v3")
@@ -218,6 +236,11 @@ def test_resuming_an_old_conversation_brings_its_names_back(open_chat, tmp_path:
     third.prompt()
     third.line("/conversations")
     third.wait_for("*1")
+    third.prompt()
+    third.child.send("\x1b[A\x1b[A\x1b[A")  # Up three times: back past this run to the last line of the previous one
+    time.sleep(1)
+    third.line("")
+    third.wait_for("→ 24")
     third.prompt()
     third.leave()
 
@@ -306,6 +329,15 @@ def test_piped_input_is_handled_line_by_line(run_cli) -> None:
     done = run_cli("chat", input="!x = 41\n!x + 1\n/vars\n")
     assert done.returncode == 0, done.stderr
     assert "envloop new> !x = 41" in done.stdout and "→ 42" in done.stdout and "x " in done.stdout
+
+
+def test_chat_opens_a_given_conversation(run_cli) -> None:
+    assert run_cli("run", "--new", "x = 41").returncode == 0
+    assert run_cli("run", "--new", "y = 1").returncode == 0
+    done = run_cli("chat", "--conversation", "1", input="!x + 1\n")
+    assert done.returncode == 0, done.stderr
+    assert "Conversation 1, 1 names: x" in done.stdout and "→ 42" in done.stdout
+    assert run_cli("chat", "--conversation", "9", input="").returncode == 1
 
 
 def test_chat_refuses_two_ways_of_choosing_the_conversation(run_cli) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 from envloop.conversation import Envloop, Event
@@ -86,3 +87,33 @@ def test_a_channel_chat_maps_to_one_conversation(tmp_path: Path) -> None:
         again = app.open_conversation(channel="telegram", external_id="1001")
         other = app.open_conversation(channel="telegram", external_id="1002")
     assert first.id == again.id != other.id and first.channel == "telegram"
+
+
+SLOW_PLUGIN = '''
+from envloop.extensions_api import HostFunction, hookimpl
+
+def launch(ctx, what):
+    return f"launched {what}"
+
+@hookimpl
+def envloop_functions():
+    return [HostFunction("launch", launch, "irreversible", "Launch something.", "launch(what: str) -> str")]
+'''
+
+
+def test_time_spent_waiting_for_approval_is_not_the_blocks_time(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ENVLOOP_EXTENSIONS", "slow_plugin")
+    asked: list[str] = []
+
+    def slow_yes(name: str, description: str) -> bool:
+        asked.append(description)
+        time.sleep(1.5)  # a person thinking, longer than the block's 1 s limit
+        return True
+
+    model = _replay(tmp_path / "l.json", [_block("answer(launch('rocket'))")])
+    with Envloop.open(str(tmp_path / "l.db"), timeout=1.0) as app:
+        result = app.send("Launch", new=True, model=model, approve=slow_yes)
+    assert result.status == "done" and result.answer == "launched rocket"
+    assert asked == ["launch('rocket')"]

@@ -19,6 +19,7 @@ def test_readme_has_exactly_two_setup_commands() -> None:
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
     assert all("--require-hashes" in c for c in commands)
+    assert commands[0].endswith("envloop chat")  # the first one starts the main job
 
 
 def test_ci_runs_the_readme_test_command_and_nothing_else() -> None:

@@ -199,7 +199,7 @@ def test_commands_mirror_the_terminal(fake: Any, start_bot: Callable[..., BotPro
     answer_in(fake, ALICE, "turn 2")
     steps = [
         ("/vars", "total v2"),
-        ("/why total", "read: base v1"),
+        ("/why total", "read: total v1"),
         ("/history total", "total v1"),
         ("/rollback total 1", "total"),
         ("/cost", "2 turns"),
@@ -233,7 +233,8 @@ def test_a_long_answer_is_split_into_valid_messages(fake: Any, start_bot: Callab
     program = "\n".join(f"value_{i} = {i} * 2  # < & >" for i in range(400))
     source = ("lines = ['row %d: ' % i + 'x' * 40 + ' <&>' for i in range(150)]\n"
               "body = chr(10).join(lines)\n"
-              f"answer(body + chr(10) + '{FENCE}python' + chr(10) + {program!r} + chr(10) + '{FENCE}' + chr(10) + 'END')")
+              f"answer(body + chr(10) + '{FENCE}python' + chr(10) + {program!r} + chr(10) + '{FENCE}' + chr(10)"
+              " + 'END')")
     start_bot("--model", write_replay(tmp_path / "r.json", code(source)))
     fake.send_text(ALICE, ALICE, "Write a lot")
     answer_in(fake, ALICE, "turn 1")
@@ -249,7 +250,7 @@ def test_a_long_answer_is_split_into_valid_messages(fake: Any, start_bot: Callab
 
 def test_two_chats_run_at_the_same_time(fake: Any, start_bot: Callable[..., BotProcess], tmp_path: Path,
                                         data_home: Path) -> None:
-    slow = {"reply": code("answer('finished')"), "delay": 1.0}
+    slow = {"reply": code("answer('finished')"), "delay": 2.0}
     start_bot("--model", write_replay(tmp_path / "r.json", slow, slow))
     fake.send_text(ALICE, ALICE, "slow one")
     fake.send_text(BOB, BOB, "slow two")
@@ -303,7 +304,7 @@ def envloop_functions():
 '''
 
 
-@pytest.mark.parametrize("choice", ["yes", "no"])
+@pytest.mark.parametrize("choice", ["yes", "no", "silence"])
 def test_irreversible_calls_ask_with_buttons(fake: Any, start_bot: Callable[..., BotProcess], tmp_path: Path,
                                              choice: str) -> None:
     plugins = tmp_path / "plugins"
@@ -313,12 +314,19 @@ def test_irreversible_calls_ask_with_buttons(fake: Any, start_bot: Callable[...,
     model = write_replay(tmp_path / "r.json", code(
         "try:\n    status = send_message('ann', 'hi')\nexcept PermissionError as e:\n    status = f'refused: {e}'\n"
         "answer(status)"))
-    start_bot("--model", model, env={"ENVLOOP_EXTENSIONS": "outbox_plugin", "PYTHONPATH": str(plugins)})
+    start_bot("--model", model, "--approval-timeout", "1",
+              env={"ENVLOOP_EXTENSIONS": "outbox_plugin", "PYTHONPATH": str(plugins)})
     fake.send_text(ALICE, ALICE, "Tell Ann hi")
     question = answer_in(fake, ALICE, "Allow it?")
     buttons = question["reply_markup"]["inline_keyboard"][0]
     assert [b["text"] for b in buttons] == ["✅ Yes", "❌ No"] and "send_message" in question["text"]
-    fake.press(ALICE, BOB, question["message_id"], buttons[0]["callback_data"])  # Bob may not answer Alice's
+    if choice == "silence":  # nobody answers: that is a no
+        answer_in(fake, ALICE, "refused:")
+        assert "no answer within 1 s" in fake.bot_messages(ALICE)[1]["text"] and not outbox.exists()
+        return
+    fake.press(ALICE, BOB, question["message_id"], buttons[0]["callback_data"])  # Bob may not answer for Alice
+    fake.wait_for(lambda: fake.calls_to("answerCallbackQuery"), what="Bob's press to be answered")
+    assert "Only the person who asked" in fake.calls_to("answerCallbackQuery")[0].params["text"]
     fake.press(ALICE, ALICE, question["message_id"], buttons[0 if choice == "yes" else 1]["callback_data"])
     if choice == "yes":
         answer_in(fake, ALICE, "sent")
@@ -357,6 +365,20 @@ def test_a_restart_mid_turn_interrupts_it_and_keeps_the_conversation(
             statuses = [q.status for q in session.query(Query).filter_by(conversation_id=conv.id)
                         .order_by(Query.position)]
         assert statuses == ["done", "interrupted", "done"]
+
+
+def test_a_graceful_stop_cancels_the_running_turn_and_says_so(fake: Any, start_bot: Callable[..., BotProcess],
+                                                              tmp_path: Path, data_home: Path) -> None:
+    bot = start_bot("--model", write_replay(tmp_path / "r.json", {"reply": code("answer(1)"), "delay": 60}))
+    fake.send_text(ALICE, ALICE, "Take your time")
+    answer_in(fake, ALICE, "iteration 1/8")
+    fake.send_text(ALICE, ALICE, "And then this")
+    answer_in(fake, ALICE, "Queued")
+    assert bot.stop() == 0
+    assert "the bot is stopping" in answer_in(fake, ALICE, "cancelled")["text"]
+    answer_in(fake, ALICE, "1 queued message(s) were not processed")
+    with open_app(data_home) as app:
+        assert [t["status"] for t in app.last_turns("telegram")] == ["cancelled"]
 
 
 def test_it_refuses_to_start_without_an_allowlist_or_a_token(fake: Any, start_bot: Callable[..., BotProcess],
@@ -403,6 +425,40 @@ def test_progress_folds_engine_events_into_one_status() -> None:
     text = progress.html()
     assert "iteration 2/8" in text and "a&lt;b v3" in text and "1 block error" in text
     assert fake_telegram.html_problem(text) is None
+
+
+def test_status_edits_are_rate_limited_and_end_on_the_newest_text() -> None:
+    import asyncio
+    import time
+
+    from envloop.channels.telegram.turns import StatusMessage
+
+    class Bot:
+        def __init__(self) -> None:
+            self.edits: list[tuple[float, str]] = []
+
+        async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Any:
+            return type("Message", (), {"message_id": 1})()
+
+        async def edit_message_text(self, text: str, **kwargs: Any) -> None:
+            self.edits.append((time.monotonic(), text))
+
+        async def send_chat_action(self, *args: Any) -> None:
+            pass
+
+    async def run(bot: Bot) -> None:
+        status = StatusMessage(bot, 1, interval=0.2)
+        await status.start("0")
+        for n in range(1, 31):
+            status.show(str(n))
+            await asyncio.sleep(0.01)
+        await status.finish("done")
+
+    bot = Bot()
+    asyncio.run(run(bot))
+    assert bot.edits[-1][1] == "done" and len(bot.edits) < 10  # 31 updates, a handful of edits
+    gaps = [b[0] - a[0] for a, b in zip(bot.edits, bot.edits[1:])]
+    assert all(gap >= 0.19 for gap in gaps), gaps
 
 
 def test_allowlist_parsing_and_access() -> None:

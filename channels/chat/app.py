@@ -183,8 +183,13 @@ class ChatApp:
                 continue
             except EOFError:
                 break
-            if not self.handle(line):
-                break
+            try:
+                if not self.handle(line):
+                    break
+            except KeyboardInterrupt:  # Ctrl-C during a slow command (turns and ! runs catch their own)
+                self.view.notice("interrupted")
+            if line.strip():
+                self.view.print()
 
     def replay(self, lines: TextIO) -> None:
         """Piped input: each line is typed as is (echoed, so the transcript reads like a session)."""

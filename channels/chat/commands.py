@@ -125,14 +125,14 @@ def _why(chat: ChatApp, args: list[str]) -> None:
 def _rollback(chat: ChatApp, args: list[str]) -> None:
     _want(args, 2, 2)
     change = chat.app.rollback(args[0], _number(args[1], "VERSION"), chat.require_conversation())
-    chat.view.print(Text(change.note, style="cyan"))
+    chat.view.print(Text(chat.view.safe(change.note), style="cyan"))
 
 
 @command("/undo", "undo the last turn or ! run that changed names")
 def _undo(chat: ChatApp, args: list[str]) -> None:
     _want(args, 0, 0)
     change = chat.app.undo(chat.require_conversation())
-    chat.view.print(Text(change.note, style="cyan"))
+    chat.view.print(Text(chat.view.safe(change.note), style="cyan"))
     for name, version, kind in change.changed:
         chat.view.print(chat.view.change_line(name, version, kind))
 
@@ -142,7 +142,8 @@ def _fork(chat: ChatApp, args: list[str]) -> None:
     _want(args, 0, 1)
     at = _number(args[0], "TURN") if args else None
     change = chat.app.fork(chat.require_conversation(), at)
-    chat.view.print(Text(f"{change.note}: now in conversation {change.conversation_id}", style="cyan"))
+    note = f"{change.note}: now in conversation {change.conversation_id}"
+    chat.view.print(Text(chat.view.safe(note), style="cyan"))
     chat.switch(change.conversation_id)
 
 

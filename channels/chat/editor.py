@@ -10,6 +10,7 @@ it survives between runs and stays out of any repository.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -24,8 +25,10 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.shortcuts import create_confirm_session
 
-__all__ = ["ChatCompleter", "confirm", "history_path", "make_session"]
+__all__ = ["APPROVAL_SECONDS", "ChatCompleter", "confirm", "history_path", "make_session"]
 
+#: Seconds to wait for y/n on an irreversible call before denying it (the wait pauses the block's own limit).
+APPROVAL_SECONDS = 120.0
 _NAME_AT_END = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -96,6 +99,20 @@ def make_session(completer: Completer) -> PromptSession[str]:
     )
 
 
-def confirm(question: str) -> bool:
-    """Ask a yes/no question (y or n, no Enter needed); Ctrl-C and Ctrl-D raise as usual."""
-    return bool(create_confirm_session(question, " (y/n) ").prompt())
+def confirm(question: str, timeout: float = APPROVAL_SECONDS) -> bool:
+    """Ask a yes/no question (y or n, no Enter needed); no answer within ``timeout`` seconds is a no.
+
+    The question comes from a running block, whose wall-clock limit keeps
+    running while the person thinks: answering after it would let the call go
+    through and then lose the block to the timeout. Ctrl-C and Ctrl-D raise as usual.
+    """
+    session = create_confirm_session(question, " (y/n) ")
+
+    def give_up() -> None:
+        if session.app.is_running and not session.app.future.done():
+            session.app.exit(result=False)
+
+    def start_clock() -> None:
+        asyncio.get_running_loop().call_later(timeout, give_up)
+
+    return bool(session.prompt(pre_run=start_clock))

@@ -52,8 +52,8 @@ ASCII = Glyphs("->", "-", "...", "line")
 
 # One character for one, so rich's width arithmetic stays right after the swap.
 _ASCII_TABLE = str.maketrans({
-    "•": "*", "·": ".", "…": ".", "─": "-", "━": "-", "│": "|", "┃": "|", "→": ">", "←": "<",
-    "—": "-", "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'", "▌": "|", "✓": "v", "✗": "x", "\u00a0": " ",
+    "•": "*", "·": ".", "…": ".", "─": "-", "━": "-", "│": "|", "┃": "|", "→": ">", "←": "<", "—": "-",
+    "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'", "▌": "|", "✓": "v", "✗": "x", "\u00a0": " ",
 })
 
 
@@ -127,6 +127,15 @@ class View:
 
     def error(self, text: str) -> None:
         self.console.print(Text(f"Error: {text}", style="bold red"))
+
+    def safe(self, text: str) -> str:
+        """``text`` as this terminal can show it: for prompt-toolkit's output, and for messages
+        from the core before rich measures them (``→`` becomes ``->``)."""
+        if self.g is UNICODE:
+            return text
+        for glyph, ascii_text in (("→", "->"), ("…", "...")):
+            text = text.replace(glyph, ascii_text)
+        return text.translate(_ASCII_TABLE).encode("ascii", "replace").decode("ascii")
 
     def echo(self, prompt: str, line: str) -> None:
         """Show a line as if typed at the prompt (scripted input and the demo)."""
@@ -283,6 +292,7 @@ class View:
             line = f" (line {error['line']})" if error.get("line") else ""
             error = f"{error.get('type', 'Error')}{line}: {error.get('message', '')}"
         if error:
+            error = error.rstrip().removesuffix(":")  # an exception without a message
             self.console.print(self.fold(error, style="red"))
         if limit and not (error and limit in error):
             self.console.print(Text(f"limit hit: {limit}", style="red"))

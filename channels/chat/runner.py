@@ -108,19 +108,23 @@ class Foreground:
             if isinstance(item, _Done):
                 return
             if isinstance(item, _Approval):
-                item.reply.put(self._ask(item))
+                item.reply.put(self._ask(item, interrupted))
                 continue
             try:
                 self.view.event(item)
             except Exception as exc:  # a drawing failure must not stop the pump (the turn waits on it)
                 self.view.error(f"could not show a {item.kind} event: {type(exc).__name__}: {exc}")
 
-    def _ask(self, request: _Approval) -> bool:
-        question = f"Allow {request.function}: {request.description}?"
+    def _ask(self, request: _Approval, interrupted: threading.Event) -> bool:
+        """Ask on the terminal; Ctrl-C there denies the call and cancels the turn, as Ctrl-C does anywhere."""
+        question = self.view.safe(f"Allow {request.function}: {request.description}?")
         with self.view.paused():
             try:
                 allowed = bool(self.confirm(question))
-            except (KeyboardInterrupt, EOFError):
+            except KeyboardInterrupt:
+                allowed = False
+                interrupted.set()
+            except EOFError:
                 allowed = False
         self.view.info(f"  {'allowed' if allowed else 'denied'} {request.function}")
         return allowed

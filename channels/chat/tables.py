@@ -3,6 +3,9 @@
 Each function turns the conversation layer's plain data into a rich
 renderable and decides nothing else. Tables leave rich to share the width
 out, with previews cut (never wrapped) so a 60-column terminal stays tidy.
+Tables keep their one-character rule even on an ASCII terminal (the box is
+marked ASCII-safe, and the console's writer swaps ``─`` for ``-``), where
+rich's own ASCII fallback would put ``|`` between every column.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ __all__ = [
 ]
 
 
+# box.SIMPLE_HEAD, declared ASCII-safe: AsciiWriter turns its "─" into "-" one for one.
+_HEAD_RULE = box.Box("    \n    \n ── \n    \n    \n    \n    \n    \n", ascii=True)
+
+
 def _table(*columns: str) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False, header_style="bold")
+    table = Table(box=_HEAD_RULE, padding=(0, 1), show_edge=False, header_style="bold")
     for column in columns:
         table.add_column(column)
     return table
@@ -42,23 +49,30 @@ def _first_line(text: str | None, limit: int = 80) -> str:
     return line[:limit]
 
 
+def _cut(text: str) -> Text:
+    """One line, cut with an ellipsis at the column's edge.
+
+    The column itself stays wrappable: rich shrinks wrappable columns first,
+    and would otherwise take the width evenly from all of them, down to none.
+    """
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 def vars_table(entries: Sequence[Any]) -> RenderableType:
     """The var index: name, version, type, preview; lost values marked."""
     if not entries:
         return Text("No names defined yet.", style="dim")
-    # Fixed widths for the short columns: rich would otherwise squeeze them to give the preview room.
-    longest_name = max(len(e.name) for e in entries)
-    longest_type = max(len(e.type_name or e.kind) for e in entries)
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False, header_style="bold")
-    table.add_column("name", no_wrap=True, style="bold", overflow="ellipsis", min_width=min(longest_name, 20))
-    table.add_column("ver", justify="right", no_wrap=True, min_width=max(len(f"v{e.version}") for e in entries))
-    table.add_column("type", no_wrap=True, overflow="ellipsis", min_width=min(longest_type, 10))
-    table.add_column("preview", no_wrap=True, overflow="ellipsis", ratio=1)
+    table = _table("name", "ver", "type", "preview")
+    name, version, kind, preview = table.columns
+    name.style, name.overflow = "bold", "fold"
+    version.justify, version.no_wrap = "right", True
+    kind.no_wrap, kind.overflow, kind.max_width = True, "ellipsis", 14
+    preview.ratio = 1
     for e in entries:
-        preview = Text(_first_line(e.preview, 200))
+        shown = _cut(_first_line(e.preview, 300))
         if e.status == "lost":
-            preview = Text("LOST ", style="bold red") + preview
-        table.add_row(e.name, f"v{e.version}", e.type_name or e.kind, preview)
+            shown = Text("LOST ", style="bold red", no_wrap=True, overflow="ellipsis") + shown
+        table.add_row(e.name, f"v{e.version}", e.type_name or e.kind, shown)
     return table
 
 
@@ -76,6 +90,7 @@ def _version_label(info: Any, g: Glyphs, home: int | None = None) -> Text:
         label.append(_first_line(body, 120))
     if info.lost_reason:
         label.append(f"\nLOST: {info.lost_reason}", style="red")
+    label.no_wrap, label.overflow = True, "ellipsis"  # one screen line per line, however narrow
     return label
 
 
@@ -125,12 +140,12 @@ def conversations_table(infos: Iterable[Any], current: int | None) -> Renderable
     if not infos:
         return Text("No conversations yet.", style="dim")
     table = _table("id", "turns", "last active", "title")
-    table.columns[3].overflow, table.columns[3].no_wrap, table.columns[3].ratio = "ellipsis", True, 1
+    table.columns[3].ratio = 1
     for info in infos:
         mark = "*" if info.id == current else ""
         title = info.title or (f"fork of {info.parent_id}" if info.parent_id else "")
         table.add_row(f"{mark}{info.id}", str(info.turns), info.updated_at.strftime("%Y-%m-%d %H:%M"),
-                      _first_line(title))
+                      _cut(_first_line(title)))
     return table
 
 

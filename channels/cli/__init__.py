@@ -10,6 +10,7 @@ from envloop.channels.cli import env_cmds  # noqa: F401
 from envloop.channels.cli import export_cmds  # noqa: F401
 from envloop.channels.cli import ext_cmds  # noqa: F401
 from envloop.channels.cli import store_cmds  # noqa: F401
+from envloop.channels.cli import telegram_cmds  # noqa: F401
 from envloop.channels.cli import turn_cmds  # noqa: F401
 from envloop.channels.cli._app import cli, main
 

@@ -56,5 +56,5 @@ def configure_logging(token: str, *, verbose: bool = False) -> None:
     for handler in root.handlers:
         handler.setFormatter(RedactingFormatter(secrets))
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -136,6 +136,7 @@ class Sandbox:
         self._max_frame = 12 * self.output_cap + (4 << 20)
         self._lock = threading.RLock()
         self._interrupt_at: float | None = None
+        self._paused = 0.0
         self._running = False
         self._closing = False
         self._closed = False
@@ -172,6 +173,11 @@ class Sandbox:
     def _debug_exec(self, source: str, *, timeout: float | None = None) -> RunResult:
         """Run unrestricted Python in the worker. Tests only; refused unless enabled."""
         return self._exchange({"op": "debug_exec", "source": str(source)}, timeout)
+
+    def pause_deadline(self, seconds: float) -> None:
+        """Add ``seconds`` to the running block's deadline: time a person spent answering
+        an approval question is not the block's own time.  Called from ``on_call``."""
+        self._paused += max(0.0, float(seconds))
 
     def interrupt(self) -> None:
         """Cancel the running block: SIGINT now, SIGKILL if it has not stopped soon after."""
@@ -213,6 +219,7 @@ class Sandbox:
             started = time.monotonic()
             deadline = started + seconds
             self._interrupt_at = None
+            self._paused = 0.0
             self._running = True
             try:
                 return self._await_result(self._worker, message, deadline, started, seconds)
@@ -229,9 +236,10 @@ class Sandbox:
             return self._replace(worker, None, started)
         while True:
             now = time.monotonic()
-            stop = deadline if self._interrupt_at is None else min(deadline, self._interrupt_at)
+            limit = deadline + self._paused
+            stop = limit if self._interrupt_at is None else min(limit, self._interrupt_at)
             if now >= stop:
-                what = "timeout" if now >= deadline else "interrupted"
+                what = "timeout" if now >= limit else "interrupted"
                 return self._replace(worker, what, started, seconds)
             try:
                 frame = worker.reader.read(min(stop, now + _SLICE))

@@ -1,0 +1,130 @@
+"""The slash commands, mirroring the terminal's: each calls the conversation layer and returns HTML messages.
+
+They are plain blocking functions (the bot runs them in a thread) taking the
+Envloop, the chat's conversation id and the words after the command, so they
+can be tested without Telegram. A wrong use raises ChannelError with the usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from envloop.channels.telegram.format import Span, escape, split_html
+from envloop.conversation import Envloop
+from envloop.errors import ChannelError
+
+__all__ = ["COMMANDS", "help_text", "run_command"]
+
+#: (command, arguments, what it does): shown by /help and registered with setMyCommands.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("new", "", "start a fresh conversation (the current one is kept)"),
+    ("vars", "", "every name with its version, type and preview"),
+    ("why", "NAME", "where a value came from, back to the start"),
+    ("history", "NAME", "every version of a name"),
+    ("rollback", "NAME VERSION", "bring back an old version (as a new version)"),
+    ("undo", "", "roll back what the last turn changed"),
+    ("cost", "", "turns, tokens, time and cost of this conversation"),
+    ("help", "", "what this bot does and its commands"),
+]
+
+
+def help_text() -> str:
+    lines = [
+        "<b>envloop</b> — ask me anything; I answer by writing Python that runs in this chat's own sandbox.",
+        "Every name the code defines is kept, version by version, so later messages can use it.",
+        "",
+    ]
+    for name, args, about in COMMANDS:
+        lines.append(f"/{name}{' ' + escape(args) if args else ''} — {escape(about)}")
+    return "\n".join(lines)
+
+
+def _pre(text: str) -> list[str]:
+    return split_html([Span(text, "pre")])
+
+
+def _one(args: list[str], usage: str) -> str:
+    if len(args) != 1:
+        raise ChannelError(f"usage: {usage}")
+    return args[0]
+
+
+def _vars(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    entries = app.vars(cid)
+    if not entries:
+        return ["No names defined yet."]
+    rows = []
+    for e in entries:
+        lost = "  LOST" if e.status == "lost" else ""
+        rows.append(f"{e.name} v{e.version} ({e.versions}) {e.type_name or e.kind} {e.size or 0} B"
+                    f"  {(e.preview or '')[:60]}{lost}")
+    return _pre("\n".join(rows))
+
+
+def _version_lines(info: Any, indent: str = "") -> list[str]:
+    where = f"turn {info.turn}" if info.turn is not None else "no turn"
+    head = f"{indent}{info.name} v{info.version} [{info.kind}] {info.created_at:%Y-%m-%d %H:%M} {where}"
+    lines = [head + f" by {info.author or '?'}" + (f" (= {info.rolled_back_from})" if info.rolled_back_from else "")]
+    lines += [f"{indent}    {line}" for line in (info.source or info.preview or "").splitlines()[:8]]
+    if info.lost_reason:
+        lines.append(f"{indent}    LOST: {info.lost_reason}")
+    if info.reads:
+        lines.append(f"{indent}    read: {', '.join(info.reads)}")
+    return lines
+
+
+def _history(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    name = _one(args, "/history NAME")
+    return _pre("\n".join(line for info in app.history(name, cid) for line in _version_lines(info)))
+
+
+def _why(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    name = _one(args, "/why NAME")
+    lines: list[str] = []
+    for info in app.why(name, cid):
+        indent = "  " * info.depth
+        lines += _version_lines(info, indent)
+        if info.turn_text and (info.depth == 0 or info.author != "system"):
+            lines.append(f"{indent}    turn: {info.turn_text.splitlines()[0][:100]}")
+    return _pre("\n".join(lines))
+
+
+def _rollback(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    if len(args) != 2 or not args[1].isdigit():
+        raise ChannelError("usage: /rollback NAME VERSION (for example /rollback total 2)")
+    change = app.rollback(args[0], int(args[1]), cid)
+    return [escape(change.note)]
+
+
+def _undo(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    change = app.undo(cid)
+    lines = [change.note] + [f"  {n} v{v}" + (" (deleted)" if k == "deleted" else "") for n, v, k in change.changed]
+    return [escape("\n".join(lines))]
+
+
+def _cost(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    usage = app.usage(cid)
+    cost = "unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
+    lines = [f"<b>Conversation {cid}</b>: {usage['turns']} turns, {usage['tokens_in']:,}+{usage['tokens_out']:,} "
+             f"tokens, {usage['duration_ms'] / 1000:.1f} s, {cost}"]
+    last = usage["last"]
+    if last:
+        last_cost = "unknown" if last["cost"] is None else f"${last['cost']:.4f}"
+        lines.append(f"Last turn ({escape(last['status'])}): {last['iterations']} iterations, "
+                     f"{last['tokens_in']:,}+{last['tokens_out']:,} tokens, "
+                     f"{(last['duration_ms'] or 0) / 1000:.1f} s, {last_cost}, model {escape(str(last['model']))}")
+    return ["\n".join(lines)]
+
+
+_HANDLERS: dict[str, Callable[[Envloop, int, list[str]], list[str]]] = {
+    "vars": _vars, "history": _history, "why": _why, "rollback": _rollback, "undo": _undo, "cost": _cost,
+}
+
+
+def run_command(app: Envloop, cid: int, name: str, args: list[str]) -> list[str]:
+    """Run /NAME on conversation ``cid``; the HTML messages to send back."""
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        raise ChannelError(f"unknown command /{name}; see /help")
+    return handler(app, cid, args)
