@@ -23,7 +23,7 @@ from typing import Any
 
 from envloop.sandbox._facades import SandboxModule
 from envloop.sandbox.codec import Encoded, class_table, decode, encode_chunks
-from envloop.sandbox.statements import binding_statements
+from envloop.sandbox.statements import binding_statements, written_before_read
 
 __all__ = ["Snapshotter"]
 
@@ -102,6 +102,9 @@ class Snapshotter:
         ns = self.interp.namespace
         bound = set(result.get("bound", ()))
         read = list(result.get("read", ()))
+        if bound & set(read):
+            shadowed = written_before_read(source)
+            read = [n for n in read if n not in shadowed]
         statements = binding_statements(source) if bound else {}
         changes: list[dict[str, Any]] = []
         candidates = self.candidates(bound, read)

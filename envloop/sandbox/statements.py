@@ -81,3 +81,47 @@ def binding_statements(source: str) -> dict[str, tuple[str, str]]:
             for name in _targets(node):
                 found[name] = ("assign", _segment(lines, node))
     return found
+
+
+def _loads_and_stores(node: ast.stmt) -> tuple[set[str], set[str]]:
+    """Names one top-level statement loads and stores; a def's or class's body runs later, so only
+    its decorators, defaults and bases count as loads (and its own name as a store)."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        heads: list[ast.AST] = list(node.decorator_list)
+        if isinstance(node, ast.ClassDef):
+            heads += node.bases + [k.value for k in node.keywords]
+        else:
+            heads += node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+        for head in heads:
+            loads.update(n.id for n in ast.walk(head) if isinstance(n, ast.Name))
+        stores.add(node.name)
+        return loads, stores
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (stores if isinstance(sub.ctx, ast.Store | ast.Del) else loads).add(sub.id)
+        elif isinstance(sub, ast.alias):
+            stores.add(sub.asname or sub.name.split(".")[0])
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        loads.add(node.target.id)  # x += 1 reads x first
+    return loads, stores
+
+
+def written_before_read(source: str) -> set[str]:
+    """Names a block binds at top level before it first reads them.
+
+    Such a read sees the block's own new value, not the version that existed
+    before the block, so provenance must not record it as a read.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    written: set[str] = set()
+    read: set[str] = set()
+    for node in tree.body:
+        loads, stores = _loads_and_stores(node)
+        read.update(loads - written)
+        written.update(stores - read)
+    return written - read
