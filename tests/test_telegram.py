@@ -392,6 +392,8 @@ def test_it_refuses_to_start_without_an_allowlist_or_a_token(fake: Any, start_bo
     bot = start_bot("--model", model, env={"ENVLOOP_TELEGRAM_TOKEN": ""}, wait=False)
     assert bot.proc.wait(timeout=60) == 1 and "ENVLOOP_TELEGRAM_TOKEN" in bot.log()
     assert fake.calls == []  # none of them so much as said hello to the Bot API
+    bot = start_bot("--model", model, env={"ENVLOOP_TELEGRAM_TOKEN": "1:wrongwrongwrong"}, wait=False)
+    assert bot.proc.wait(timeout=60) == 1 and "rejected the token" in bot.log()
     bot = start_bot("--model", model, "--allow-anyone", allowed=None)
     fake.send_text(STRANGER, STRANGER, "/help")
     answer_in(fake, STRANGER, "/rollback")

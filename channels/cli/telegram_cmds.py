@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import click
 
 from envloop.channels.cli._app import AppContext, cli, fail, pass_app
+from envloop.errors import EnvloopError
 
 DEFAULT_API_URL = "https://api.telegram.org"
 
@@ -24,9 +28,9 @@ DEFAULT_API_URL = "https://api.telegram.org"
 @click.option("--model", metavar="M", help="Model: a litellm model name or replay:PATH. Default: $ENVLOOP_MODEL.")
 @click.option("--max-iterations", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Model round trips allowed per turn.")
-@click.option("--approval-timeout", type=click.FloatRange(1, 3600), default=25.0, show_default=True,
-              help="Seconds to wait for Yes/No on an irreversible call before denying it. The wait counts "
-                   "against the block's time limit (ENVLOOP_TIMEOUT, default 30 s).")
+@click.option("--approval-timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+              help="Seconds to wait for Yes/No on an irreversible call before denying it. The wait does "
+                   "not count against the block's time limit.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging (the token is still redacted).")
 @pass_app
 def telegram(ctx: AppContext, token: str | None, allowed: str | None, allow_anyone: bool, api_url: str,
@@ -45,6 +49,8 @@ def telegram(ctx: AppContext, token: str | None, allowed: str | None, allow_anyo
     token = (token or "").strip()
     if not token:
         fail("no bot token: set ENVLOOP_TELEGRAM_TOKEN (or pass --token)")
+    if not api_url.startswith(("https://", "http://")):
+        fail(f"ENVLOOP_TELEGRAM_API_URL must be an http(s) URL, not {api_url!r}")
     ids = parse_allowed(allowed)
     if not ids and not allow_anyone:
         fail("refusing to start without an allowlist: set ENVLOOP_TELEGRAM_ALLOWED to comma-separated Telegram "
@@ -60,3 +66,9 @@ def telegram(ctx: AppContext, token: str | None, allowed: str | None, allow_anyo
         fail("the Bot API rejected the token (check ENVLOOP_TELEGRAM_TOKEN)")
     except NetworkError as exc:
         fail(redact(f"cannot reach the Bot API at {api_url}: {exc}", secret_forms(token)))
+    except EnvloopError:
+        raise  # one line from the CLI group, as for every command
+    except Exception:
+        # Through logging, not Python's own traceback printer: the formatter masks the token.
+        logging.getLogger("envloop.channels.telegram").exception("the bot stopped on an unexpected error")
+        sys.exit(1)

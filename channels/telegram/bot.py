@@ -72,7 +72,7 @@ class BotConfig:
     api_url: str = DEFAULT_API_URL
     model: str | None = None
     max_iterations: int = 8
-    approval_timeout: float = 25.0
+    approval_timeout: float = 120.0
     edit_interval: float = 1.0
     poll_timeout: float = 10.0
     max_parallel_turns: int = 8
