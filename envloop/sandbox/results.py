@@ -1,0 +1,93 @@
+"""What a block did, as plain data, and the checks that turn a worker's result frame into it.
+
+Nothing the worker sends is evaluated: frames are JSON, and every field is
+checked here (``type(x) is str``) before it becomes a :class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["TRUNCATED", "RunResult", "to_result"]
+
+TRUNCATED = "\n… [output truncated]"
+_WORKER_LIMITS = frozenset({None, "output", "memory"})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one block did, as plain data.
+
+    ``limit`` is None, "timeout", "memory", "output" or "crash"; after
+    "timeout", "crash" and a fatal "memory" the worker was replaced and its
+    namespace is gone (``Sandbox.restarts`` counts that).
+    """
+
+    ok: bool
+    stdout: str
+    result: str | None
+    error: dict[str, Any] | None
+    limit: str | None
+    bound: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    duration_ms: float = 0.0
+    changes: tuple[dict[str, Any], ...] = ()  # versioning: names whose stored state changed
+    report: dict[str, Any] | None = None  # the worker's account of a ``restore``
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of names from the worker, checked to be exactly that."""
+    if type(value) is not list or any(type(name) is not str for name in value):
+        raise TypeError("names must be a list of str")
+    return tuple(value)
+
+
+def to_result(frame: dict[str, Any], output_cap: int) -> RunResult:
+    """Check a result frame field by field and build the :class:`RunResult`."""
+    ok, stdout, result, error, limit = (frame.get(key) for key in
+                                        ("ok", "stdout", "result", "error", "limit"))
+    duration = frame.get("duration_ms", 0.0)
+    if type(ok) is not bool or type(stdout) is not str or limit not in _WORKER_LIMITS:
+        raise TypeError("malformed result")
+    if result is not None and type(result) is not str:
+        raise TypeError("malformed result preview")
+    if type(duration) not in (int, float):
+        raise TypeError("malformed duration")
+    if error is not None:
+        if (type(error) is not dict or type(error.get("type")) is not str
+                or type(error.get("message")) is not str
+                or type(error.get("line")) not in (int, type(None))):
+            raise TypeError("malformed error")
+        error = {"type": error["type"][:200], "message": error["message"][:4000],
+                 "line": error.get("line")}
+    if len(stdout) > output_cap + len(TRUNCATED):
+        stdout = stdout[:output_cap] + TRUNCATED
+        limit = limit or "output"
+    return RunResult(ok=ok, stdout=stdout, result=result, error=error, limit=limit,
+                     bound=_names(frame.get("bound", [])), deleted=_names(frame.get("deleted", [])),
+                     read=_names(frame.get("read", [])), duration_ms=float(duration),
+                     changes=_changes(frame.get("changes", [])), report=_report(frame.get("report")))
+
+
+def _changes(value: Any) -> tuple[dict[str, Any], ...]:
+    """Change records from the worker: JSON objects, each with a str name and a known kind."""
+    kinds = {"value", "function", "class", "import", "deleted"}
+    if type(value) is not list:
+        raise TypeError("changes must be a list")
+    for change in value:
+        if type(change) is not dict or type(change.get("name")) is not str or change.get("kind") not in kinds:
+            raise TypeError("malformed change")
+        if type(change.get("chunks", {})) is not dict:
+            raise TypeError("malformed chunks")
+    return tuple(value)
+
+
+def _report(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if (type(value) is not dict or type(value.get("restored")) is not list
+            or type(value.get("failed")) is not list):
+        raise TypeError("malformed restore report")
+    return value
