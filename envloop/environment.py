@@ -307,8 +307,20 @@ class Environment:
         return call
 
     def _record_artifact(self, name: str, data: bytes, media_type: str | None) -> int:
-        """An artifact version for the running block (extensions: each write_file)."""
-        return self._save_artifact(name, {"__bytes__": base64.b64encode(data).decode()}, media_type)["version"]
+        """Queue an artifact version for the running block's transaction; its version number.
+
+        Used by ``save_artifact`` from code and by extensions (each ``write_file``).
+        """
+        if len(data) > MAX_ARTIFACT_BYTES:
+            raise ValueError(f"artifact {name!r} is larger than {MAX_ARTIFACT_BYTES >> 20} MiB")
+        self._pending_saves.append(ArtifactSave(name, data, media_type))
+        with self.database.session() as session:
+            newest = session.scalar(
+                select(func.max(ArtifactVersion.version)).where(
+                    ArtifactVersion.conversation_id == self.conversation_id, ArtifactVersion.name == name
+                )
+            )
+        return (newest or 0) + sum(1 for s in self._pending_saves if s.name == name)
 
     # -- host functions called from sandbox code -----------------------------
 
@@ -329,17 +341,7 @@ class Environment:
             raise TypeError("save_artifact(name, data): data must be str or bytes")
         if media_type is not None and type(media_type) is not str:
             raise TypeError("save_artifact: media_type must be a str or None")
-        if len(payload) > MAX_ARTIFACT_BYTES:
-            raise ValueError(f"artifact {name!r} is larger than {MAX_ARTIFACT_BYTES >> 20} MiB")
-        self._pending_saves.append(ArtifactSave(name, payload, media_type or default_type))
-        with self.database.session() as session:
-            newest = session.scalar(
-                select(func.max(ArtifactVersion.version)).where(
-                    ArtifactVersion.conversation_id == self.conversation_id, ArtifactVersion.name == name
-                )
-            )
-        earlier = sum(1 for s in self._pending_saves if s.name == name)
-        return {"name": name, "version": (newest or 0) + earlier}
+        return {"name": name, "version": self._record_artifact(name, payload, media_type or default_type)}
 
     def _load_artifact(self, name: Any, version: Any = None) -> Any:
         if type(name) is not str:

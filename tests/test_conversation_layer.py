@@ -109,11 +109,11 @@ def test_time_spent_waiting_for_approval_is_not_the_blocks_time(tmp_path: Path, 
 
     def slow_yes(name: str, description: str) -> bool:
         asked.append(description)
-        time.sleep(1.5)  # a person thinking, longer than the block's 1 s limit
+        time.sleep(3.0)  # a person thinking, longer than the block's 2 s limit
         return True
 
     model = _replay(tmp_path / "l.json", [_block("answer(launch('rocket'))")])
-    with Envloop.open(str(tmp_path / "l.db"), timeout=1.0) as app:
+    with Envloop.open(str(tmp_path / "l.db"), timeout=2.0) as app:
         result = app.send("Launch", new=True, model=model, approve=slow_yes)
     assert result.status == "done" and result.answer == "launched rocket"
     assert asked == ["launch('rocket')"]
