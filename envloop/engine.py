@@ -78,13 +78,14 @@ class TurnResult:
         }
 
 
-def _report(outcome: BlockOutcome) -> BlockReport:
+def _report(source: str, outcome: BlockOutcome) -> BlockReport:
+    """What the model sees of a block next iteration."""
     result = outcome.result
     error = None
     if result.error:
         line = f" (line {result.error['line']})" if result.error.get("line") else ""
         error = f"{result.error['type']}{line}: {result.error['message']}"
-    return BlockReport("", result.stdout, result.result, error, result.limit)
+    return BlockReport(source, result.stdout, result.result, error, result.limit)
 
 
 class Turn:
@@ -113,6 +114,7 @@ class Turn:
         self.names: dict[str, None] = {}
         self.query_id: int | None = None
         self.subcalls = 0
+        self.empty_replies = 0
         self.journal: list[JournalEntry] = []
         self.variables: dict[str, VarLine] = {}
         self.system = ""
@@ -236,6 +238,8 @@ class Turn:
             nudges = self.env.nudges({"iteration": number, "max_iterations": self.max_iterations, "errors": errors})
             if len(errors) >= 2 and errors[-1] == errors[-2]:
                 nudges.append(f"The same error happened twice ({errors[-1][:200]}); try a different approach.")
+            if self.empty_replies and number > 1 and not thinking and not reports:
+                nudges.append("Your previous reply was empty: answer in text, or write a ```python block.")
             parts = PromptParts(text, number, self.max_iterations, self.journal, list(self.variables.values()),
                                 thinking, reports, nudges)
             messages = build_messages(self.system, parts)
@@ -275,6 +279,9 @@ class Turn:
                      cost=completion.cost, duration_ms=completion.duration_ms)
         self.emit("model_reply", thinking=parsed.thinking, blocks=len(parsed.blocks))
         if not parsed.blocks:
+            if not (parsed.thinking or completion.text.strip()):
+                self.empty_replies += 1  # nothing to answer with: nudge and ask again
+                return "", [], None
             return parsed.thinking, [], parsed.thinking or completion.text.strip()
         reports = []
         for position, source in enumerate(parsed.blocks):
@@ -282,8 +289,8 @@ class Turn:
             outcome = self.env.run_block(source, author="llm", query_id=self.query_id,
                                          iteration_id=iteration_id, position=position, sync=False)
             self._note_changes(outcome)
-            report = _report(outcome)
-            reports.append(BlockReport(source, report.stdout, report.result, report.error, report.limit))
+            report = _report(source, outcome)
+            reports.append(report)
             for name, version, kind in outcome.changed:
                 self.names[name] = None
                 self.emit("definition_changed", name=name, version=version, kind=kind)

@@ -61,6 +61,13 @@ def test_a_reply_without_code_is_the_answer(run_cli, tmp_path: Path) -> None:
     assert result["iterations"] == 1
 
 
+def test_an_empty_reply_is_not_an_answer(run_cli, tmp_path: Path) -> None:
+    done, result = ask_json(run_cli, "--new", "--model", replay(tmp_path, "", "Forty-two."), "Answer?")
+    assert result["status"] == "done" and result["answer"] == "Forty-two." and result["iterations"] == 2
+    second = json.loads(run_cli("inspect", "--json").stdout)["messages"][1]["content"]
+    assert "Your previous reply was empty" in second
+
+
 def test_an_error_is_fed_back_and_the_model_recovers(run_cli, tmp_path: Path) -> None:
     model = replay(tmp_path, code("total = 10 / 0"), code("total = 10 / 2\nanswer(total)", "Oops, divide by 2."))
     done, result = ask_json(run_cli, "--new", "--model", model, "Half of ten?")
