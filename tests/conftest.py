@@ -40,3 +40,40 @@ def run_cli(data_home: Path, tmp_path: Path) -> Callable[..., subprocess.Complet
         )
 
     return run
+
+
+OUTBOX_PLUGIN = '''
+"""A test extension with one irreversible function: it "sends" by writing a file."""
+from pathlib import Path
+from envloop.extensions_api import HostFunction, hookimpl
+
+OUTBOX = Path({outbox!r})
+
+def send_message(ctx, to, text):
+    if type(to) is not str or type(text) is not str:
+        raise TypeError("send_message(to, text) takes two str")
+    OUTBOX.write_text(f"{{to}}: {{text}}")
+    return "sent"
+
+@hookimpl
+def envloop_functions():
+    return [HostFunction("send_message", send_message, "irreversible", "Send a message to someone.",
+                         "send_message(to: str, text: str) -> str")]
+'''
+
+
+class OutboxPlugin:
+    """Where the test extension lives, the environment that loads it, and the file it writes."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / "plugins"
+        self.folder.mkdir()
+        self.outbox = root / "outbox.txt"
+        (self.folder / "outbox_plugin.py").write_text(OUTBOX_PLUGIN.format(outbox=str(self.outbox)))
+        self.env = {"ENVLOOP_EXTENSIONS": "outbox_plugin", "PYTHONPATH": str(self.folder)}
+
+
+@pytest.fixture
+def outbox_plugin(tmp_path: Path) -> OutboxPlugin:
+    """An irreversible extension function, send_message(to, text), for approval tests."""
+    return OutboxPlugin(tmp_path)

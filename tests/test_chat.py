@@ -269,30 +269,12 @@ def test_without_a_model_code_and_commands_still_work(open_chat) -> None:
     screen.leave()
 
 
-PLUGIN = '''
-from pathlib import Path
-from envloop.extensions_api import HostFunction, hookimpl
-
-def send_message(ctx, to, text):
-    Path({outbox!r}).write_text(f"{{to}}: {{text}}")
-    return "sent"
-
-@hookimpl
-def envloop_functions():
-    return [HostFunction("send_message", send_message, "irreversible", "Send a message.",
-                         "send_message(to: str, text: str) -> str")]
-'''
-
-
 @pytest.mark.parametrize("allow", [True, False])
-def test_irreversible_calls_are_approved_inline(open_chat, tmp_path: Path, allow: bool) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    outbox = tmp_path / "outbox.txt"
-    (plugins / "chat_outbox.py").write_text(PLUGIN.format(outbox=str(outbox)))
+def test_irreversible_calls_are_approved_inline(open_chat, tmp_path: Path, outbox_plugin, allow: bool) -> None:
+    outbox = outbox_plugin.outbox
     model = replay(tmp_path, code("try:\n    status = send_message('ann', 'hi')\nexcept PermissionError as e:\n"
                                   "    status = 'refused'\nanswer(status)"))
-    screen = open_chat("--model", model, env={"ENVLOOP_EXTENSIONS": "chat_outbox", "PYTHONPATH": str(plugins)})
+    screen = open_chat("--model", model, env=outbox_plugin.env)
     screen.prompt("new")
     screen.line("Tell Ann hi")
     screen.wait_for("Allow send_message")

@@ -136,32 +136,9 @@ def test_cancel_interrupts_a_running_block_and_keeps_state(tmp_path: Path, data_
     assert json.loads(after.stdout)["result"] == "'before'"
 
 
-IRREVERSIBLE_PLUGIN = '''
-from pathlib import Path
-from envloop.extensions_api import HostFunction, hookimpl
-
-OUTBOX = Path({outbox!r})
-
-def send_message(ctx, to, text):
-    if type(to) is not str or type(text) is not str:
-        raise TypeError("send_message(to, text) takes two str")
-    OUTBOX.write_text(f"{{to}}: {{text}}")
-    return "sent"
-
-@hookimpl
-def envloop_functions():
-    return [HostFunction("send_message", send_message, "irreversible", "Send a message to someone.",
-                         "send_message(to: str, text: str) -> str")]
-'''
-
-
 @pytest.mark.parametrize("approve", [True, False])
-def test_irreversible_extension_call_needs_approval(run_cli, tmp_path: Path, approve: bool) -> None:
-    plugin_dir = tmp_path / "plugins"
-    plugin_dir.mkdir()
-    outbox = tmp_path / "outbox.txt"
-    (plugin_dir / "outbox_plugin.py").write_text(IRREVERSIBLE_PLUGIN.format(outbox=str(outbox)))
-    env = {"ENVLOOP_EXTENSIONS": "outbox_plugin", "PYTHONPATH": str(plugin_dir)}
+def test_irreversible_extension_call_needs_approval(run_cli, tmp_path: Path, outbox_plugin, approve: bool) -> None:
+    env, outbox = outbox_plugin.env, outbox_plugin.outbox
     model = replay(
         tmp_path,
         code("try:\n    status = send_message('ann', 'hi')\nexcept PermissionError as e:\n    status = f'refused: {e}'\nanswer(status)"),

@@ -285,37 +285,14 @@ def test_messages_in_one_chat_queue_in_order(fake: Any, start_bot: Callable[...,
         assert [q.text for q in session.query(Query).order_by(Query.position)] == [f"question {n}" for n in (1, 2, 3)]
 
 
-IRREVERSIBLE_PLUGIN = '''
-from pathlib import Path
-from envloop.extensions_api import HostFunction, hookimpl
-
-OUTBOX = Path({outbox!r})
-
-def send_message(ctx, to, text):
-    if type(to) is not str or type(text) is not str:
-        raise TypeError("send_message(to, text) takes two str")
-    OUTBOX.write_text(f"{{to}}: {{text}}")
-    return "sent"
-
-@hookimpl
-def envloop_functions():
-    return [HostFunction("send_message", send_message, "irreversible", "Send a message to someone.",
-                         "send_message(to: str, text: str) -> str")]
-'''
-
-
 @pytest.mark.parametrize("choice", ["yes", "no", "silence"])
 def test_irreversible_calls_ask_with_buttons(fake: Any, start_bot: Callable[..., BotProcess], tmp_path: Path,
-                                             choice: str) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    outbox = tmp_path / "outbox.txt"
-    (plugins / "outbox_plugin.py").write_text(IRREVERSIBLE_PLUGIN.format(outbox=str(outbox)))
+                                             outbox_plugin: Any, choice: str) -> None:
+    outbox = outbox_plugin.outbox
     model = write_replay(tmp_path / "r.json", code(
         "try:\n    status = send_message('ann', 'hi')\nexcept PermissionError as e:\n    status = f'refused: {e}'\n"
         "answer(status)"))
-    start_bot("--model", model, "--approval-timeout", "1",
-              env={"ENVLOOP_EXTENSIONS": "outbox_plugin", "PYTHONPATH": str(plugins)})
+    start_bot("--model", model, "--approval-timeout", "1", env=outbox_plugin.env)
     fake.send_text(ALICE, ALICE, "Tell Ann hi")
     question = answer_in(fake, ALICE, "Allow it?")
     buttons = question["reply_markup"]["inline_keyboard"][0]
