@@ -156,12 +156,16 @@ def test_interrupt_stops_a_block_and_keeps_the_namespace(sandbox: Sandbox) -> No
     assert sandbox.restarts == 0 and sandbox.run("kept").result == "1"
 
 
-def test_interrupt_kills_a_block_that_swallows_it(sandbox: Sandbox) -> None:
-    source = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
-    thread, out = _run_in_thread(sandbox, source)
-    _interrupt_until_done(sandbox, thread)
-    assert out[0].limit == "timeout" and sandbox.restarts == 1
-    assert sandbox.run("1 + 1").result == "2"
+def test_interrupt_kills_a_block_that_swallows_it(tmp_path: Path) -> None:
+    inside = threading.Event()  # the block tells the host once it is inside its try, so no interrupt lands early
+    source = ("while True:\n    try:\n        inside()\n        while True:\n            pass\n"
+              "    except BaseException:\n        pass")
+    with Sandbox(tmp_path, on_call=lambda fn, args, kwargs: inside.set(), host_functions=["inside"]) as sandbox:
+        thread, out = _run_in_thread(sandbox, source)
+        assert inside.wait(60)
+        _interrupt_until_done(sandbox, thread)
+        assert out[0].limit == "timeout" and sandbox.restarts == 1
+        assert sandbox.run("1 + 1").result == "2"
 
 
 def test_on_restart_runs_after_a_crash(tmp_path: Path) -> None:
