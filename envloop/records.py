@@ -16,7 +16,7 @@ from envloop.errors import NotFoundError
 from envloop.store import history as store_history
 from envloop.store.db import Database
 from envloop.store.models import ArtifactVersion, Blob, Conversation, Iteration, Query
-from envloop.store.versions import latest_artifacts
+from envloop.store.versions import latest_artifacts, version_counts
 
 __all__ = ["ConversationInfo", "Records", "conversation_info"]
 
@@ -155,13 +155,7 @@ class Records:
     def artifacts(self, conversation_id: int | None = None) -> list[dict[str, Any]]:
         cid = self.resolve(conversation_id)
         with self.database.session() as session:
-            counts = dict(
-                session.execute(
-                    select(ArtifactVersion.name, func.count())
-                    .where(ArtifactVersion.conversation_id == cid)
-                    .group_by(ArtifactVersion.name)
-                ).all()
-            )
+            counts = version_counts(session, ArtifactVersion, cid)
             return [
                 {"name": a.name, "version": a.version, "versions": counts[a.name], "media_type": a.media_type,
                  "size": a.size, "sha256": a.content_sha256, "created_at": a.created_at.isoformat()}

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from envloop.errors import NotFoundError
 from envloop.store.models import (
@@ -22,7 +22,7 @@ from envloop.store.models import (
     ProvenanceEdge,
     Query,
 )
-from envloop.store.versions import latest_versions
+from envloop.store.versions import latest_versions, version_counts
 
 __all__ = ["VarEntry", "VersionInfo", "history", "var_index", "version_row", "why"]
 
@@ -78,13 +78,7 @@ class VersionInfo:
 
 def var_index(session: Session, conversation_id: int) -> list[VarEntry]:
     """Live and lost names, most recently changed first (tombstoned names left out)."""
-    counts = dict(
-        session.execute(
-            select(DefinitionVersion.name, func.count())
-            .where(DefinitionVersion.conversation_id == conversation_id)
-            .group_by(DefinitionVersion.name)
-        ).all()
-    )
+    counts = version_counts(session, DefinitionVersion, conversation_id)
     entries = [
         VarEntry(
             name=row.name,
@@ -148,21 +142,20 @@ def _info(session: Session, row: DefinitionVersion, depth: int = 0) -> VersionIn
 
 
 def _reads(session: Session, version_id: int) -> list[tuple[str, int]]:
-    read = aliased(DefinitionVersion)
-    art = aliased(ArtifactVersion)
-    defs = session.execute(
-        select(read.name, read.version)
-        .join(ProvenanceEdge, ProvenanceEdge.read_definition_version_id == read.id)
-        .where(ProvenanceEdge.definition_version_id == version_id)
-        .order_by(read.name)
-    ).all()
-    arts = session.execute(
-        select(art.name, art.version)
-        .join(ProvenanceEdge, ProvenanceEdge.read_artifact_version_id == art.id)
-        .where(ProvenanceEdge.definition_version_id == version_id)
-        .order_by(art.name)
-    ).all()
-    return [(n, v) for n, v in defs] + [(f"artifact:{n}", v) for n, v in arts]
+    """``(name, version)`` of what a version's block read: definitions, then ``artifact:NAME``s."""
+    found = []
+    for model, column, prefix in (
+        (DefinitionVersion, ProvenanceEdge.read_definition_version_id, ""),
+        (ArtifactVersion, ProvenanceEdge.read_artifact_version_id, "artifact:"),
+    ):
+        rows = session.execute(
+            select(model.name, model.version)
+            .join(ProvenanceEdge, column == model.id)
+            .where(ProvenanceEdge.definition_version_id == version_id)
+            .order_by(model.name)
+        ).all()
+        found += [(prefix + name, version) for name, version in rows]
+    return found
 
 
 def history(session: Session, conversation_id: int, name: str) -> list[VersionInfo]:

@@ -33,6 +33,7 @@ __all__ = [
     "load_value",
     "put_blob",
     "put_blobs",
+    "version_counts",
     "write_artifact",
     "write_versions",
 ]
@@ -219,6 +220,16 @@ def _newest_rows(model: type[DefinitionVersion] | type[ArtifactVersion], convers
         select(model)
         .join(newest, (model.name == newest.c.name) & (model.version == newest.c.v))
         .where(model.conversation_id == conversation_id)
+    )
+
+
+def version_counts(session: Session, model: type[DefinitionVersion] | type[ArtifactVersion],
+                   conversation_id: int) -> dict[str, int]:
+    """name → how many versions it has, for definitions or artifacts."""
+    return dict(
+        session.execute(
+            select(model.name, func.count()).where(model.conversation_id == conversation_id).group_by(model.name)
+        ).all()
     )
 
 
