@@ -110,7 +110,7 @@ def why(ctx: AppContext, name: str, conversation_id: int | None, as_json: bool) 
         return
     for info in chain:
         _print_version(info, "  " * info.depth)
-        if info.turn_text and info.depth == 0 or info.turn_text and info.author != "system":
+        if info.turn_text and (info.depth == 0 or info.author != "system"):
             click.echo(f"{'  ' * info.depth}    turn: {info.turn_text.splitlines()[0][:100]}")
 
 
