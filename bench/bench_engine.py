@@ -52,7 +52,7 @@ def overhead(root: Path, iterations: int = 60) -> tuple[float, float, dict[int, 
                 it.position: estimate_tokens(it.system_prompt.text + it.prompt)
                 for it in session.query(Iteration).filter(Iteration.position.in_([2, 10, 30]))
             }
-    gaps = sorted((b - a) * 1000 for a, b in zip(stamps[5:], stamps[6:]))  # skip warm-up iterations
+    gaps = sorted((b - a) * 1000 for a, b in zip(stamps[5:], stamps[6:], strict=False))  # skip warm-up iterations
     return statistics.median(gaps), gaps[int(len(gaps) * 0.95) - 1], tokens
 
 

@@ -745,7 +745,7 @@ def worker_memory(workspace: Path, blocks: int) -> dict[str, dict[str, int]]:
     from envloop.sandbox import Sandbox
 
     with Sandbox(workspace / "memory") as sandbox:
-        sandbox.seccomp  # waits for the worker's ready frame
+        _ = sandbox.seccomp  # waits for the worker's ready frame
         time.sleep(0.2)
         created = _smaps(sandbox.pid)
         for i in range(blocks):

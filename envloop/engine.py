@@ -24,7 +24,14 @@ from sqlalchemy import insert, select, update
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import EnvloopError, ModelError
 from envloop.llm import Completion, ModelClient, parse_reply
-from envloop.prompt import BlockReport, JournalEntry, PromptParts, VarLine, build_messages, system_prompt
+from envloop.prompt import (
+    BlockReport,
+    JournalEntry,
+    PromptParts,
+    VarLine,
+    build_messages,
+    system_prompt,
+)
 from envloop.store.history import var_index
 from envloop.store.models import Iteration, Query, SystemPrompt, utcnow
 from envloop.timeline import new_query

@@ -24,7 +24,15 @@ from envloop.errors import SandboxError
 from envloop.sandbox import RunResult, Sandbox
 from envloop.store.db import Database
 from envloop.store.locks import ConversationLock
-from envloop.store.models import ArtifactVersion, Blob, Block, Conversation, DefinitionVersion, Query, utcnow
+from envloop.store.models import (
+    ArtifactVersion,
+    Blob,
+    Block,
+    Conversation,
+    DefinitionVersion,
+    Query,
+    utcnow,
+)
 from envloop.store.versions import (
     ArtifactSave,
     latest_numbers,

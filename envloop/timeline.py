@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from envloop.errors import NotFoundError
 from envloop.store.history import version_row
-from envloop.store.models import Block, Conversation, DefinitionVersion, ProvenanceEdge, Query, utcnow
+from envloop.store.models import (
+    Block,
+    Conversation,
+    DefinitionVersion,
+    ProvenanceEdge,
+    Query,
+    utcnow,
+)
 
 __all__ = ["TimelineChange", "fork", "new_query", "rollback", "undo"]
 

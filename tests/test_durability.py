@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from envloop.conversation import Envloop
 from envloop.store.models import DefinitionVersion, Query
-from sqlalchemy import select
 
 # A driver that runs blocks on one conversation in a loop, as a separate envloop process would.
 DRIVER = """

@@ -211,7 +211,7 @@ def test_commands_mirror_the_terminal(fake: Any, start_bot: Callable[..., BotPro
     for command, expected in steps:
         seen = len(fake.bot_messages(ALICE))
         fake.send_text(ALICE, ALICE, command)
-        fake.wait_for(lambda: any(expected in m["text"] for m in fake.bot_messages(ALICE)[seen:]),
+        fake.wait_for(lambda expected=expected, seen=seen: any(expected in m["text"] for m in fake.bot_messages(ALICE)[seen:]),
                       what=f"{command} to answer {expected!r}")
     with open_app(data_home) as app:
         (conv,) = app.list_conversations()
@@ -380,7 +380,7 @@ def test_it_refuses_to_start_without_an_allowlist_or_a_token(fake: Any, start_bo
 
 
 def test_split_html_keeps_every_message_valid_and_under_the_limit() -> None:
-    from envloop.channels.telegram.format import Span, split_html, spans_from_markdown
+    from envloop.channels.telegram.format import Span, spans_from_markdown, split_html
 
     text = "intro `a<b` & more\n" * 300 + "```python\n" + "if a < b and c > d: pass\n" * 400 + "```\ntail 😀" * 50
     messages = split_html(spans_from_markdown(text), limit=1000)
@@ -436,7 +436,7 @@ def test_status_edits_are_rate_limited_and_end_on_the_newest_text() -> None:
     bot = Bot()
     asyncio.run(run(bot))
     assert bot.edits[-1][1] == "done" and len(bot.edits) < 10  # 31 updates, a handful of edits
-    gaps = [b[0] - a[0] for a, b in zip(bot.edits, bot.edits[1:])]
+    gaps = [b[0] - a[0] for a, b in zip(bot.edits, bot.edits[1:], strict=False)]
     assert all(gap >= 0.19 for gap in gaps), gaps
 
 

@@ -5,13 +5,15 @@ Each command module registers its commands on the one click group in
 """
 
 # Each import registers that module's commands.
-from envloop.channels.cli import chat_cmds  # noqa: F401
-from envloop.channels.cli import env_cmds  # noqa: F401
-from envloop.channels.cli import export_cmds  # noqa: F401
-from envloop.channels.cli import ext_cmds  # noqa: F401
-from envloop.channels.cli import store_cmds  # noqa: F401
-from envloop.channels.cli import telegram_cmds  # noqa: F401
-from envloop.channels.cli import turn_cmds  # noqa: F401
+from envloop.channels.cli import (
+    chat_cmds,  # noqa: F401
+    env_cmds,  # noqa: F401
+    export_cmds,  # noqa: F401
+    ext_cmds,  # noqa: F401
+    store_cmds,  # noqa: F401
+    telegram_cmds,  # noqa: F401
+    turn_cmds,  # noqa: F401
+)
 from envloop.channels.cli._app import cli, main
 
 __all__ = ["cli", "main"]

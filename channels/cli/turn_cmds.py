@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import click
+
 from envloop.channels.cli._app import AppContext, cli, pass_app, print_json
 from envloop.conversation import Event
 

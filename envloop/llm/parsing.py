@@ -46,23 +46,7 @@ _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 
 #: Tags that clearly mean "not Python": shown as thinking, never run.
 _OTHER_LANGUAGES = frozenset(
-    """
-    text txt plain plaintext none nohighlight raw output out stdout stderr result results log logs
-    console terminal shell sh bash zsh fish ksh csh tcsh shell-session sh-session shellsession
-    powershell ps ps1 pwsh bat batch cmd dos
-    pycon python-repl pyrepl pytb python-traceback py-traceback traceback error errors exception
-    json jsonc json5 jsonl ndjson yaml yml toml ini cfg conf properties env dotenv xml html htm xhtml
-    css scss sass less js javascript jsx mjs cjs ts typescript tsx node vue svelte
-    sql mysql postgresql postgres psql sqlite plsql tsql graphql gql
-    md markdown rst asciidoc adoc org tex latex math katex bibtex typst
-    csv tsv diff patch udiff
-    c h cpp c++ cc cxx hpp cs csharp c# java kotlin kt scala groovy gradle go golang rust rs
-    ruby rb php perl pl r julia jl lua swift objc objective-c dart haskell hs elixir ex exs
-    erlang clojure clj lisp elisp scheme racket ocaml ml fsharp f# fortran matlab octave
-    vb vba vbnet asm nasm assembly wasm zig nim awk sed vim viml coffee coffeescript solidity
-    dockerfile docker makefile make cmake nginx apache terraform hcl nix
-    mermaid plantuml dot graphviz svg regex http jinja jinja2 django handlebars
-    """.split()
+    ["text", "txt", "plain", "plaintext", "none", "nohighlight", "raw", "output", "out", "stdout", "stderr", "result", "results", "log", "logs", "console", "terminal", "shell", "sh", "bash", "zsh", "fish", "ksh", "csh", "tcsh", "shell-session", "sh-session", "shellsession", "powershell", "ps", "ps1", "pwsh", "bat", "batch", "cmd", "dos", "pycon", "python-repl", "pyrepl", "pytb", "python-traceback", "py-traceback", "traceback", "error", "errors", "exception", "json", "jsonc", "json5", "jsonl", "ndjson", "yaml", "yml", "toml", "ini", "cfg", "conf", "properties", "env", "dotenv", "xml", "html", "htm", "xhtml", "css", "scss", "sass", "less", "js", "javascript", "jsx", "mjs", "cjs", "ts", "typescript", "tsx", "node", "vue", "svelte", "sql", "mysql", "postgresql", "postgres", "psql", "sqlite", "plsql", "tsql", "graphql", "gql", "md", "markdown", "rst", "asciidoc", "adoc", "org", "tex", "latex", "math", "katex", "bibtex", "typst", "csv", "tsv", "diff", "patch", "udiff", "c", "h", "cpp", "c++", "cc", "cxx", "hpp", "cs", "csharp", "c#", "java", "kotlin", "kt", "scala", "groovy", "gradle", "go", "golang", "rust", "rs", "ruby", "rb", "php", "perl", "pl", "r", "julia", "jl", "lua", "swift", "objc", "objective-c", "dart", "haskell", "hs", "elixir", "ex", "exs", "erlang", "clojure", "clj", "lisp", "elisp", "scheme", "racket", "ocaml", "ml", "fsharp", "f#", "fortran", "matlab", "octave", "vb", "vba", "vbnet", "asm", "nasm", "assembly", "wasm", "zig", "nim", "awk", "sed", "vim", "viml", "coffee", "coffeescript", "solidity", "dockerfile", "docker", "makefile", "make", "cmake", "nginx", "apache", "terraform", "hcl", "nix", "mermaid", "plantuml", "dot", "graphviz", "svg", "regex", "http", "jinja", "jinja2", "django", "handlebars"]
 )
 
 

@@ -229,7 +229,7 @@ class Decoder:
         elif tag in _DICT_TAGS:
             pairs = iter(items)
             update = collections.OrderedDict.update if tag == "od" else dict.update
-            update(obj, zip(pairs, pairs))  # type: ignore[operator]
+            update(obj, zip(pairs, pairs, strict=False))  # type: ignore[operator]
         elif tag == "s":
             obj.update(items)  # type: ignore[union-attr]
         elif tag == "o":
@@ -257,7 +257,7 @@ class Decoder:
             list.extend(obj, content)  # type: ignore[arg-type]
         elif kind == "d":
             pairs = iter(content)
-            dict.update(obj, zip(pairs, pairs))  # type: ignore[arg-type]
+            dict.update(obj, zip(pairs, pairs, strict=False))  # type: ignore[arg-type]
         else:
             set.update(obj, content)  # type: ignore[arg-type]
         self._set_fields(obj, items[:fields])

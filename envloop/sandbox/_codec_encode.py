@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from typing import Any
 
+from envloop.sandbox._codec_chunks import Chunker
 from envloop.sandbox._codec_common import (
     BIG_INT,
     DEF_DEPTH,
@@ -30,7 +31,6 @@ from envloop.sandbox._codec_common import (
     layout_of,
     type_label,
 )
-from envloop.sandbox._codec_chunks import Chunker
 from envloop.sandbox._codec_preview import path_step
 
 SORT_KEY_BUDGET = 4096  # bytes of encoding used to order one complex set member

@@ -28,7 +28,8 @@ import functools as _functools
 import hashlib as _hashlib
 import pprint as _pprint
 import sys as _sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 

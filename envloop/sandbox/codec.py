@@ -99,7 +99,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from envloop.sandbox._codec_common import FORMAT_VERSION, DecodeError, Reject, class_qualname, dump, type_label
+from envloop.sandbox._codec_common import (
+    FORMAT_VERSION,
+    DecodeError,
+    Reject,
+    class_qualname,
+    dump,
+    type_label,
+)
 from envloop.sandbox._codec_decode import Decoder
 from envloop.sandbox._codec_encode import Chunker, Encoder
 from envloop.sandbox._codec_preview import render_node, summary

@@ -14,12 +14,12 @@ hands out an object whose public attributes would reopen a walk.
 
 from __future__ import annotations
 
+import _string
 import operator
 import string
 import types
 import typing
 
-import _string
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from envloop.sandbox.rules import ALLOWED_DUNDER_READS, DATA_MODEL_DUNDERS, NAMEDTUPLE_NAMES
@@ -248,9 +248,12 @@ class Guards:
         elif name in _OWN_DUNDERS:
             if self.owns(obj):
                 return getattr(obj, name)
-        elif name in DATA_MODEL_DUNDERS and name not in ALLOWED_DUNDER_READS:
-            if not (isinstance(obj, type) and issubclass(obj, type)):
-                return getattr(obj, name)
+        elif (
+            name in DATA_MODEL_DUNDERS
+            and name not in ALLOWED_DUNDER_READS
+            and not (isinstance(obj, type) and issubclass(obj, type))
+        ):
+            return getattr(obj, name)
         raise refused(name)
 
     def register(self, cls: type) -> None:

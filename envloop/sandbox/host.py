@@ -29,8 +29,9 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from envloop.errors import SandboxError
 from envloop.sandbox import protocol

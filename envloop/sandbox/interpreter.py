@@ -35,7 +35,7 @@ def _safe_str(obj: object, cap: int) -> str:
     """``str(obj)`` for an error message; user ``__str__`` may itself raise."""
     try:
         return _clip(str(obj), cap)
-    except BaseException:  # noqa: BLE001 - any failure just loses the message
+    except BaseException:
         return f"<unprintable {type(obj).__name__}>"
 
 
@@ -91,7 +91,7 @@ class Interpreter:
         """Compile and run one block; see CONTRACT.md for the returned dict.  Never raises."""
         try:
             return self._run(source)
-        except BaseException as exc:  # noqa: BLE001 - the worker must always answer
+        except BaseException as exc:
             return self._result(False, None, self._error(exc), self._limit(exc), [], [], [])
 
     def _run(self, source: str) -> dict[str, typing.Any]:
@@ -100,7 +100,7 @@ class Interpreter:
             exec_code, eval_code, info = compile_block(
                 source, max_source=self.max_source, max_ast_depth=self.max_ast_depth
             )
-        except BaseException as exc:  # noqa: BLE001 - SyntaxError, MemoryError, anything
+        except BaseException as exc:
             return self._result(False, None, self._error(exc), self._limit(exc), [], [], [])
         ns = self.namespace
         before = {name for name in info.names.loaded | info.names.bound | info.names.deleted if name in ns}
@@ -111,7 +111,7 @@ class Interpreter:
                 exec(exec_code, ns)
             if eval_code is not None:
                 value = eval(eval_code, ns)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, MemoryError, output cap ...
+        except BaseException as exc:
             error, limit = self._error(exc), self._limit(exc)
         if limit is None and self.output.exceeded:
             limit = "output"
@@ -130,7 +130,7 @@ class Interpreter:
         try:
             if not (isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) > 10_000):
                 return _clip(repr(value), self.result_cap), None, None
-        except BaseException as exc:  # noqa: BLE001 - a user __repr__ may do anything
+        except BaseException as exc:
             return None, self._error(exc), self._limit(exc)
         short = reprlib.Repr()
         short.maxstring = short.maxother = self.result_cap
@@ -138,7 +138,7 @@ class Interpreter:
         short.maxtuple = short.maxset = short.maxfrozenset = short.maxdeque = short.maxarray = 100
         try:
             return _clip(short.repr(value), self.result_cap), None, None
-        except BaseException as exc:  # noqa: BLE001 - a user __repr__ may do anything
+        except BaseException as exc:
             return None, self._error(exc), self._limit(exc)
 
     def _changed(self, candidates: set[str], before: set[str]) -> tuple[list[str], list[str]]:
@@ -156,7 +156,7 @@ class Interpreter:
             else:
                 message = _safe_str(exc, 2000)
             return {"type": _clip(type(exc).__name__, 200), "message": message, "line": _error_line(exc)}
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             return {"type": "BaseException", "message": "<undescribable exception>", "line": None}
 
     @staticmethod

@@ -42,7 +42,8 @@ import collections
 import importlib
 import sys
 import types
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
@@ -133,15 +134,9 @@ def _is_c_level_import(name: Any, fromlist: Any) -> bool:
 # ---------------------------------------------------------------------------- preload
 
 # Extension modules and helpers that stdlib code imports lazily, on first use.
-_LAZY_IMPORTS = """_strptime _datetime _decimal _json _csv _heapq _bisect _random _struct
-    _statistics _sha1 _sha256 _sha512 _md5 _blake2 _sha3 _hashlib _uuid _contextvars
-    unicodedata stringprep locale json.decoder json.encoder json.scanner re._parser
-    re._compiler re._casefix re._constants html.entities traceback linecache
-    tokenize reprlib codecs warnings weakref contextvars""".split()
+_LAZY_IMPORTS = ["_strptime", "_datetime", "_decimal", "_json", "_csv", "_heapq", "_bisect", "_random", "_struct", "_statistics", "_sha1", "_sha256", "_sha512", "_md5", "_blake2", "_sha3", "_hashlib", "_uuid", "_contextvars", "unicodedata", "stringprep", "locale", "json.decoder", "json.encoder", "json.scanner", "re._parser", "re._compiler", "re._casefix", "re._constants", "html.entities", "traceback", "linecache", "tokenize", "reprlib", "codecs", "warnings", "weakref", "contextvars"]
 
-_CODECS = """utf-8 utf-8-sig ascii latin-1 utf-16 utf-16-le utf-16-be utf-32 utf-32-le utf-32-be
-    cp1252 cp1251 cp1250 cp437 cp850 iso8859-2 iso8859-15 mac-roman koi8-r idna punycode
-    unicode-escape raw-unicode-escape shift_jis euc_jp gbk gb2312 big5 euc_kr""".split()
+_CODECS = ["utf-8", "utf-8-sig", "ascii", "latin-1", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "cp1252", "cp1251", "cp1250", "cp437", "cp850", "iso8859-2", "iso8859-15", "mac-roman", "koi8-r", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "shift_jis", "euc_jp", "gbk", "gb2312", "big5", "euc_kr"]
 
 
 def preload() -> None:
@@ -163,12 +158,11 @@ def preload() -> None:
 
 def _warm_up() -> None:
     """Exercise the code paths that import or read something on first use."""
+    import codecs
     import datetime
     import hashlib
     import hmac
     import time
-
-    import codecs
 
     for codec in _CODECS:
         codecs.lookup(codec)  # str.encode's C fast paths skip the lookup; other callers do not
@@ -190,7 +184,7 @@ def _warm_up() -> None:
     facade("urllib").parse.urlparse("http://[::1]:80/p?q=1")
     facade("statistics").NormalDist(0, 1).cdf(0.5)
     facade("difflib").HtmlDiff().make_table(["a"], ["b"])
-    facade("ipaddress").ip_network("10.0.0.0/8").is_private
+    _ = facade("ipaddress").ip_network("10.0.0.0/8").is_private
     facade("json").loads(facade("json").dumps({"a": [1.5, None]}, indent=2))
     facade("unicodedata").normalize("NFKD", "é")
     format(1234.5, "n")
@@ -198,8 +192,7 @@ def _warm_up() -> None:
 
 # ----------------------------------------------------------------------- reachability
 
-_DANGEROUS_BUILTIN_NAMES = """eval exec compile open __import__ getattr setattr delattr globals
-    locals vars breakpoint input help exit quit __build_class__""".split()
+_DANGEROUS_BUILTIN_NAMES = ["eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals", "vars", "breakpoint", "input", "help", "exit", "quit", "__build_class__"]
 
 
 def _forbidden_kinds() -> dict[int, str]:

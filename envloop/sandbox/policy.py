@@ -37,10 +37,7 @@ if typing.TYPE_CHECKING:
 FILENAME = "<block>"
 TRUNCATION_MARKER = "\n… [output truncated]"
 
-_SAFE_NAMES = """abs all any ascii bin bool bytearray bytes callable chr classmethod complex
-    dict divmod enumerate filter float format frozenset hash hex id int isinstance issubclass
-    iter len list map max min next object oct ord pow property range repr reversed round set
-    slice sorted staticmethod str sum super tuple zip NotImplemented Ellipsis None True False""".split()
+_SAFE_NAMES = ["abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod", "complex", "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "id", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "object", "oct", "ord", "pow", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple", "zip", "NotImplemented", "Ellipsis", "None", "True", "False"]
 
 
 class OutputLimitExceeded(BaseException):

@@ -12,23 +12,17 @@ import re
 
 #: Data-model methods a class body may define; everything else dunder is refused.
 DATA_MODEL_DUNDERS = frozenset(
-    """__init__ __post_init__ __new__ __repr__ __str__ __format__ __bytes__
-    __len__ __length_hint__ __iter__ __next__ __reversed__ __getitem__ __setitem__
-    __delitem__ __missing__ __contains__ __eq__ __ne__ __lt__ __le__ __gt__ __ge__
-    __hash__ __bool__ __enter__ __exit__ __call__ __copy__ __deepcopy__
-    __neg__ __pos__ __abs__ __invert__ __complex__ __int__ __float__ __index__
-    __round__ __trunc__ __floor__ __ceil__""".split()
+    ["__init__", "__post_init__", "__new__", "__repr__", "__str__", "__format__", "__bytes__", "__len__", "__length_hint__", "__iter__", "__next__", "__reversed__", "__getitem__", "__setitem__", "__delitem__", "__missing__", "__contains__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__enter__", "__exit__", "__call__", "__copy__", "__deepcopy__", "__neg__", "__pos__", "__abs__", "__invert__", "__complex__", "__int__", "__float__", "__index__", "__round__", "__trunc__", "__floor__", "__ceil__"]
     + [
         f"__{prefix}{op}__"
-        for op in "add sub mul matmul truediv floordiv mod divmod pow lshift rshift and xor or".split()
+        for op in ["add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow", "lshift", "rshift", "and", "xor", "or"]
         for prefix in ("", "r", "i")
     ]
 )
 
 #: Dunder attributes that may be *read*; the runtime guard vets each object.
 ALLOWED_DUNDER_READS = frozenset(
-    "__name__ __qualname__ __doc__ __module__ __class__ __dict__ __members__ "
-    "__annotations__ __version__ __match_args__ __slots__".split()
+    ["__name__", "__qualname__", "__doc__", "__module__", "__class__", "__dict__", "__members__", "__annotations__", "__version__", "__match_args__", "__slots__"]
 )
 
 #: Dunder names a class body may bind as plain names.

@@ -30,7 +30,6 @@ reserved names, guard shadowing through parameters, ``except*``, async) and then
 from __future__ import annotations
 
 import ast
-import typing
 
 from RestrictedPython.transformer import (
     INSPECT_ATTRIBUTES,
@@ -50,7 +49,7 @@ from envloop.sandbox.rules import (
     mangle,
 )
 
-Visit = typing.Union[ast.AST, list, None]
+Visit = ast.AST | list[ast.AST] | None
 
 def _call(func: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(func, ast.Load()), args=args, keywords=[])

@@ -30,7 +30,8 @@ import resource
 import signal
 import socket
 import time
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from envloop.sandbox import protocol
 from envloop.sandbox.seccomp import Program, SeccompUnavailable, load_prctl

@@ -133,9 +133,12 @@ class ConversationLock:
             if holder is None:
                 raise NotFoundError(f"no conversation {self.conversation_id}")
             current = holder[0]
-            if current is not None and owner_is_dead(current.rsplit(":", 1)[0]):
-                if self._update(session, Conversation.lock_owner == current, **lease) == 1:
-                    return None
+            if (
+                current is not None
+                and owner_is_dead(current.rsplit(":", 1)[0])
+                and self._update(session, Conversation.lock_owner == current, **lease) == 1
+            ):
+                return None
             return current or "unknown:?"
 
     def acquire(self, wait: float = 600.0) -> None:
