@@ -30,6 +30,9 @@ def run(ctx: AppContext, code: str, conversation_id: int | None, new: bool, time
     ran, 1 when it raised, 3 when a limit (timeout, memory, output, crash) was hit.
     Every name it defines is stored, so later runs and resumed conversations see it.
     """
+    from envloop.sandbox.template import prestart
+
+    prestart()
     if code == "-":
         code = sys.stdin.read()
     report = ctx.app().run_code(code, conversation_id=conversation_id, new=new, timeout=timeout)

@@ -397,5 +397,23 @@ def shared_template() -> TemplateClient:
         return _shared
 
 
+def prestart() -> None:
+    """Start the shared template in the background and return at once.
+
+    A command that will run code calls this first, so the template's
+    interpreter start and imports overlap the host's own imports (SQLAlchemy,
+    the store) on the other core instead of following them. A failure here is
+    ignored: the first real use starts the template again and reports it.
+    """
+
+    def start() -> None:
+        try:
+            shared_template()
+        except SandboxError:
+            pass
+
+    threading.Thread(target=start, name="envloop-template-prestart", daemon=True).start()
+
+
 if __name__ == "__main__":
     main()
