@@ -261,7 +261,7 @@ class Envloop(Records):
         env = self.environment(cid)
         with env.lock:
             with self.database.session(write=True) as session:
-                change = operation(session, cid, *args)
+                change: timeline.TimelineChange = operation(session, cid, *args)
             if change.conversation_id == cid:
                 env.sync()
         return change

@@ -158,7 +158,7 @@ class Turn:
             session.add(row)
             session.flush()
             found = row.id
-        return found
+        return int(found)
 
     def _load_context(self, session: Any, conversation_id: int, position: int) -> None:
         """The journal and the var index, read once per turn (the turn holds the lock: only
@@ -227,7 +227,7 @@ class Turn:
                 started: float) -> TurnResult:
         duration = (time.perf_counter() - started) * 1000.0
         with self.env.database.session(write=True) as session:
-            query = session.get(Query, query_id)
+            query = session.get_one(Query, query_id)
             query.status, query.answer, query.error = status, answer, error
             query.iteration_count = iterations
             query.tokens_in, query.tokens_out, query.cost = self.tokens_in, self.tokens_out, self.cost
@@ -238,7 +238,9 @@ class Turn:
 
     def _iterate(self, query_id: int, text: str) -> tuple[str, str | None, int, str | None]:
         """The iteration loop; returns (status, answer, iterations run, error)."""
-        thinking, reports, errors = "", [], []
+        thinking: str = ""
+        reports: list[BlockReport] = []
+        errors: list[str] = []
         for number in range(1, self.max_iterations + 1):
             if self.cancel.is_set():
                 return "cancelled", None, number - 1, "cancelled by the user"
@@ -254,7 +256,7 @@ class Turn:
                 iteration_id = session.execute(
                     insert(Iteration).values(query_id=query_id, position=number, prompt=messages[1]["content"],
                                              system_prompt_id=self.system_id, created_at=utcnow())
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[attr-defined]
             self.emit("iteration_started", iteration=number, max_iterations=self.max_iterations)
             outcome = self._one_iteration(iteration_id, messages)
             if outcome is None:
@@ -270,7 +272,9 @@ class Turn:
         partial = _best_partial(thinking, reports)
         return "budget_exhausted", partial, self.max_iterations, f"no answer after {self.max_iterations} iterations"
 
-    def _one_iteration(self, iteration_id: int, messages: list[dict[str, str]]):
+    def _one_iteration(
+        self, iteration_id: int, messages: list[dict[str, str]]
+    ) -> tuple[str, list[BlockReport], str | None] | str | None:
         """Ask the model and run its blocks: (thinking, reports, answer or None), an error text, or None if cancelled."""
         try:
             completion = self.model.complete(messages, cancel=self.cancel)
@@ -290,7 +294,7 @@ class Turn:
                 self.empty_replies += 1  # nothing to answer with: nudge and ask again
                 return "", [], None
             return parsed.thinking, [], parsed.thinking or completion.text.strip()
-        reports = []
+        reports: list[BlockReport] = []
         for position, source in enumerate(parsed.blocks):
             self.emit("block_started", source=source, position=position)
             outcome = self.env.run_block(source, author="llm", query_id=self.query_id,

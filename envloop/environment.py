@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 
@@ -35,6 +35,7 @@ from envloop.store.models import (
 )
 from envloop.store.versions import (
     ArtifactSave,
+    Change,
     latest_numbers,
     latest_versions,
     load_value,
@@ -230,7 +231,7 @@ class Environment:
             session,
             conversation_id=self.conversation_id,
             block_id=block_id,
-            changes=list(result.changes),
+            changes=[cast(Change, change) for change in result.changes],
             read_version_ids=read_ids,
             read_artifact_ids=self._artifact_reads,
             numbers=numbers,
@@ -332,7 +333,7 @@ class Environment:
 
     # -- host functions called from sandbox code -----------------------------
 
-    def _on_call(self, fn: str, args: list, kwargs: dict) -> Any:
+    def _on_call(self, fn: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         handler = self._functions.get(fn)
         if handler is None:
             raise NameError(f"no host function {fn!r}")
@@ -370,7 +371,7 @@ class Environment:
             if row is None:
                 raise FileNotFoundError(f"no artifact {name!r}" + (f" version {version}" if version else ""))
             self._artifact_reads.append(row.id)
-            return _artifact_value(session.get(Blob, row.content_sha256).data, row.media_type)
+            return _artifact_value(session.get_one(Blob, row.content_sha256).data, row.media_type)
 
 
 def _artifact_value(data: bytes, media_type: str | None) -> Any:

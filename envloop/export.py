@@ -100,6 +100,8 @@ def _changed_names(session: Session, conversation_id: int) -> dict[int, list[str
     )
     changed: dict[int, list[str]] = defaultdict(list)
     for block_id, name, version, kind, from_version in rows:
+        if block_id is None:
+            continue
         label = f"{name} deleted" if kind == "deleted" else f"{name} v{version}"
         changed[block_id].append(label + (f" (= v{from_version})" if from_version else ""))
     return changed

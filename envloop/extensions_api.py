@@ -24,7 +24,7 @@ Hooks (exact signatures; every hook is optional):
 
 - ``envloop_functions() -> list[HostFunction]``
 - ``envloop_prompt() -> str | None``
-- ``envloop_nudges(state: dict) -> list[str] | None``
+- ``envloop_nudges(state: dict[str, Any]) -> list[str] | None``
 
 Where extensions come from, in this order (:func:`load_extensions`):
 
@@ -225,7 +225,7 @@ class ExtensionSet:
         """Every extension's documentation for the system prompt; the same text every call."""
         return self._prompt
 
-    def nudges(self, state: dict) -> list[str]:
+    def nudges(self, state: dict[str, Any]) -> list[str]:
         """Hints from every extension for the next iteration, capped in number and length.
 
         A nudge hook that fails is logged and skipped: nudges are advice, and a
@@ -246,7 +246,7 @@ class ExtensionSet:
                     found.append(text if len(text) <= MAX_NUDGE_CHARS else text[: MAX_NUDGE_CHARS - 3] + "...")
         return found[:MAX_NUDGES]
 
-    def call(self, name: str, ctx: CallContext, args: list, kwargs: dict) -> Any:
+    def call(self, name: str, ctx: CallContext, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Run host function ``name`` for sandbox code; arguments and result in wire form.
 
         Arguments are checked against the function's signature before the
@@ -417,7 +417,7 @@ def _check_plain(name: str, value: Any) -> None:
             raise ExtensionError(f"{name} returned a {kind.__name__}, which is not plain data")
 
 
-def _call_text(name: str, args: list, kwargs: dict) -> str:
+def _call_text(name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
     """The call written out, arguments capped: the default approval question."""
     def show(value: Any) -> str:
         if type(value) is bytes:

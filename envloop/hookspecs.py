@@ -10,13 +10,13 @@ every hook is optional. The hooks and their exact signatures:
 ``envloop_prompt() -> str | None``
     A fragment of the system prompt documenting the extension. Called once.
 
-``envloop_nudges(state: dict) -> list[str] | None``
+``envloop_nudges(state: dict[str, Any]) -> list[str] | None``
     Short hints for the model's next iteration. Called every iteration.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -35,6 +35,7 @@ def envloop_functions() -> list[HostFunction]:
     across all extensions, so loading fails on a clash instead of one silently
     shadowing another.
     """
+    return []
 
 
 @hookspec
@@ -47,8 +48,8 @@ def envloop_prompt() -> str | None:
 
 
 @hookspec
-def envloop_nudges(state: dict) -> list[str] | None:
-    """envloop_nudges(state: dict) -> list[str] | None: hints for the next iteration.
+def envloop_nudges(state: dict[str, Any]) -> list[str] | None:
+    """envloop_nudges(state: dict[str, Any]) -> list[str] | None: hints for the next iteration.
 
     ``state`` is a copy of the engine's view, e.g. ``{"iteration": 3,
     "max_iterations": 8, "errors": [...]}``. Keep nudges short and few: they are

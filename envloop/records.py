@@ -116,7 +116,7 @@ class Records:
             last = session.scalars(
                 select(Query).where(Query.conversation_id == cid, Query.kind == "turn").order_by(Query.position.desc())
             ).first()
-        usage = {"conversation_id": cid, "turns": totals[0], "tokens_in": totals[1], "tokens_out": totals[2],
+        usage: dict[str, Any] = {"conversation_id": cid, "turns": totals[0], "tokens_in": totals[1], "tokens_out": totals[2],
                  "cost": totals[3], "duration_ms": totals[4], "last": None}
         if last is not None:
             usage["last"] = {"turn": last.position, "status": last.status, "tokens_in": last.tokens_in,
@@ -173,7 +173,7 @@ class Records:
             if chosen is None:
                 raise NotFoundError(f"artifact {name!r} has no version {version} (versions 1 to {rows[-1].version})")
             meta = {"name": name, "version": chosen.version, "media_type": chosen.media_type, "size": chosen.size}
-            return meta, session.get(Blob, chosen.content_sha256).data
+            return meta, session.get_one(Blob, chosen.content_sha256).data
 
     def list_conversations(self) -> list[ConversationInfo]:
         """Every conversation, most recently updated first, with its number of turns."""

@@ -131,6 +131,8 @@ def undo(session: Session, conversation_id: int) -> TimelineChange:
 def fork(session: Session, conversation_id: int, at: int | None = None) -> TimelineChange:
     """A new conversation whose state is this one's after turn ``at`` (default: the latest)."""
     parent = session.get(Conversation, conversation_id)
+    if parent is None:
+        raise NotFoundError(f"no conversation {conversation_id}")
     newest_turn = session.scalar(select(func.max(Query.position)).where(Query.conversation_id == conversation_id))
     if at is None:
         at = newest_turn or 0

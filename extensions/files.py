@@ -219,7 +219,7 @@ def list_files(ctx: CallContext, path: object = ".") -> list[str]:
     where, root, parts = _parts("list_files", ctx, path)
     prefix = "".join(f"{p}/" for p in parts)
     with _open_dir("list_files", where, root, parts) as fd, os.scandir(fd) as entries:
-        found = []
+        found: list[str] = []
         for entry in entries:
             if len(found) >= MAX_LIST_ENTRIES:
                 raise ValueError(f"list_files: {path!r} has more than {MAX_LIST_ENTRIES} entries")

@@ -109,7 +109,8 @@ def confirm(question: str, timeout: float = APPROVAL_SECONDS) -> bool:
     session = create_confirm_session(question, " (y/n) ")
 
     def give_up() -> None:
-        if session.app.is_running and not session.app.future.done():
+        future = session.app.future
+        if session.app.is_running and future is not None and not future.done():
             session.app.exit(result=False)
 
     def start_clock() -> None:

@@ -67,7 +67,7 @@ class Foreground:
 
     # -- called from the main thread -------------------------------------------------
 
-    def run(self, work: Callable[[], T], cancel: Callable[[], None], status: str) -> T:
+    def run(self, work: Callable[[], T], cancel: Callable[[], object], status: str) -> T:
         """Run ``work`` in a thread, render what it reports, and return its value (or raise its error)."""
         outcome: dict[str, Any] = {}
 
@@ -94,7 +94,7 @@ class Foreground:
             raise outcome["error"]
         return outcome["value"]
 
-    def _pump(self, interrupted: threading.Event, cancel: Callable[[], None]) -> None:
+    def _pump(self, interrupted: threading.Event, cancel: Callable[[], object]) -> None:
         """Render events and answer approvals until the work is done; Ctrl-C calls ``cancel``."""
         while True:
             if interrupted.is_set():

@@ -24,7 +24,7 @@ import asyncio
 import functools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -313,7 +313,7 @@ class TelegramChannel:
             self._reply(context, message.chat_id, "⏳ Queued: I will start on this when the current turn ends.",
                         reply_to=message.message_id)
 
-    def _command_handler(self, name: str) -> Callable[[Update, Context], Awaitable[None]]:
+    def _command_handler(self, name: str) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         async def handle(update: Update, context: Context) -> None:
             assert update.message is not None
             chat_id = update.message.chat_id

@@ -59,7 +59,7 @@ def load_litellm() -> ModuleType:
         import litellm
 
         litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
-        litellm.set_verbose = False
+        litellm.set_verbose = False  # type: ignore[attr-defined]
         litellm.turn_off_message_logging = True  # callbacks never see prompt or reply text
         litellm.telemetry = False  # gone from recent versions; harmless where absent
         for name in _LITELLM_LOGGERS:
@@ -153,7 +153,7 @@ class LiteLLMModel:
         hinted = _retry_after(exc)
         if hinted is not None:
             delay = max(delay, hinted)
-        return min(delay, self.backoff_cap)
+        return float(min(delay, self.backoff_cap))
 
     def _error(self, failure: Failure, attempt: int) -> ModelError:
         message = failure.message

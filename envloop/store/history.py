@@ -191,7 +191,9 @@ def why(session: Session, conversation_id: int, name: str, version: int | None =
             )
         )
         if row.rolled_back_from_id:
-            parents.append(session.get(DefinitionVersion, row.rolled_back_from_id))
+            source = session.get(DefinitionVersion, row.rolled_back_from_id)
+            if source is not None:
+                parents.append(source)
         for parent in parents:
             if parent is not None and parent.id not in seen:
                 seen.add(parent.id)

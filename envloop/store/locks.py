@@ -112,12 +112,12 @@ class ConversationLock:
         return self._held
 
     def _update(self, session: Any, *conditions: Any, **values: Any) -> int:
-        return session.execute(
+        return int(session.execute(
             update(Conversation)
             .where(Conversation.id == self.conversation_id, *conditions)
             .values(**values)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount)
 
     def _try_take(self) -> str | None:
         """Take the lock if free, expired or owned by a dead process; else return the holder."""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion, ProvenanceEdge
@@ -77,7 +77,7 @@ def put_blobs(session: Session, payloads: Iterable[bytes]) -> list[str]:
         have = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(by_digest)))))
         missing = [{"sha256": d, "size": len(b), "data": b} for d, b in by_digest.items() if d not in have]
         if missing:
-            session.execute(Blob.__table__.insert(), missing)
+            session.execute(insert(Blob), missing)
     return list(by_digest)
 
 
@@ -175,7 +175,7 @@ def _edges(
                 rows.append({"definition_version_id": def_id, "artifact_version_id": art_id,
                              "read_definition_version_id": None, "read_artifact_version_id": read_id})
     if rows:
-        session.execute(ProvenanceEdge.__table__.insert(), rows)
+        session.execute(insert(ProvenanceEdge), rows)
 
 
 def write_artifact(
@@ -245,7 +245,7 @@ def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0
 
 def load_value(session: Session, value_sha256: str) -> dict[str, Any]:
     """The envelope of a stored value with its chunk texts, ready to send to a worker."""
-    envelope = json.loads(session.get(Blob, value_sha256).data)
+    envelope = json.loads(session.get_one(Blob, value_sha256).data)
     digests = envelope.get("chunks") or []
     chunks = {}
     if digests:
