@@ -23,7 +23,7 @@ import types
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from envloop.errors import StoreError
 
@@ -73,7 +73,7 @@ def dump(obj: object) -> tuple[str, bytes]:
 def type_label(t: type) -> str:
     """``list``, ``Point`` or ``decimal.Decimal``: a type's name without touching user code."""
     module = class_namespace(t).get("__module__")
-    name = class_qualname(t)
+    name: str = class_qualname(t)
     if type(module) is not str or module in ("builtins", "__main__"):
         return name
     return f"{module}.{name}"
@@ -221,7 +221,7 @@ def _tz_value(node: object) -> dt.tzinfo | None:
             return zoneinfo.ZoneInfo(node)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             raise DecodeError(f"time zone {node!r} is not available in this worker") from None
-    seconds, micros, name = node  # type: ignore[misc]
+    seconds, micros, name = cast(tuple[int, int, "str | None"], node)
     offset = dt.timedelta(seconds=seconds, microseconds=micros)
     return dt.timezone(offset) if name is None else dt.timezone(offset, name)
 

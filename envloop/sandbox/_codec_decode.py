@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, islice
-from typing import Any
+from typing import Any, cast
 
 from envloop.sandbox._codec_common import (
     FORMAT_VERSION,
@@ -139,7 +139,7 @@ class Decoder:
     def _same_as(self, node: list[Any]) -> _Frame:
         frame = self._start(node[2])
         frame.override = node[1]
-        return frame
+        return cast(_Frame, frame)
 
     def _register(self, value: object) -> object:
         self._memo.append(value)
@@ -193,7 +193,7 @@ class Decoder:
             raise DecodeError(f"class {lay.name} changed its builtin base since its instance was stored")
         if node[2] in ("t", "f"):
             return self._immutable(node, head=4)
-        return self._mutable(node, lay.base.__new__(lay.cls), head=4)  # type: ignore[call-overload]
+        return self._mutable(node, lay.base.__new__(lay.cls), head=4)  # type: ignore[call-arg]
 
     def _enum(self, node: list[Any]) -> object:
         cls = self._class(node[1])
@@ -225,13 +225,13 @@ class Decoder:
         """Fill a mutable shell, or build an immutable value and number it."""
         tag, items, obj = frame.tag, frame.items, frame.obj
         if tag in ("l", "dq"):
-            obj.extend(items)  # type: ignore[union-attr]
+            obj.extend(items)  # type: ignore[attr-defined]
         elif tag in _DICT_TAGS:
             pairs = iter(items)
             update = collections.OrderedDict.update if tag == "od" else dict.update
-            update(obj, zip(pairs, pairs, strict=False))  # type: ignore[operator]
+            update(obj, zip(pairs, pairs, strict=False))  # type: ignore[call-overload]
         elif tag == "s":
-            obj.update(items)  # type: ignore[union-attr]
+            obj.update(items)  # type: ignore[attr-defined]
         elif tag == "o":
             self._set_fields(obj, items)
         elif tag == "O":
@@ -252,12 +252,12 @@ class Decoder:
         kind = node[2]
         if kind in ("t", "f"):
             cls = self._class(node[1])
-            obj = _BASE_OF_KIND[kind].__new__(cls, content)  # type: ignore[call-overload]
+            obj = _BASE_OF_KIND[kind].__new__(cls, content)  # type: ignore[call-arg, arg-type]
         elif kind == "l":
             list.extend(obj, content)  # type: ignore[arg-type]
         elif kind == "d":
             pairs = iter(content)
-            dict.update(obj, zip(pairs, pairs, strict=False))  # type: ignore[arg-type]
+            dict.update(obj, zip(pairs, pairs, strict=False))  # type: ignore[call-overload]
         else:
             set.update(obj, content)  # type: ignore[arg-type]
         self._set_fields(obj, items[:fields])
@@ -278,10 +278,10 @@ def _factory(node: object, decoder: Decoder) -> Callable[[], Any] | None:
         return None
     if type(node) is list:
         return decoder._class(node[1])
-    found = _FACTORIES.get(node)  # type: ignore[arg-type]
+    found = _FACTORIES.get(node)  # type: ignore[call-overload]
     if found is None:
         raise DecodeError(f"unknown defaultdict factory {node!r}")
-    return found
+    return cast("Callable[[], Any]", found)
 
 
 _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {

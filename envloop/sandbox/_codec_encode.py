@@ -303,14 +303,15 @@ class Encoder:
             if _all_inline(node[2:]):
                 return self._flat(x, node)
             return self._frame(x, ["o", lay.name], iter(node[2:]), size=2 * len(fields))
-        kind = KIND_OF_BASE[lay.base]
+        base: Any = lay.base  # list, dict, set, tuple or frozenset: called unbound, past any override
+        kind = KIND_OF_BASE[base]
         if kind == "d":
             content: Iterator[Any] = chain.from_iterable(dict.items(x))
         elif kind in ("s", "f"):
-            content = iter(self._members(lay.base.__iter__(x)))
+            content = iter(self._members(base.__iter__(x)))
         else:
-            content = lay.base.__iter__(x)
-        size = 2 * len(fields) + lay.base.__len__(x) * (2 if kind == "d" else 1)
+            content = base.__iter__(x)
+        size = 2 * len(fields) + base.__len__(x) * (2 if kind == "d" else 1)
         return self._frame(x, ["O", lay.name, kind, len(fields)], chain(pairs, content), post=kind in ("t", "f"), size=size)
 
     @staticmethod

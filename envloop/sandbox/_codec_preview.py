@@ -189,7 +189,7 @@ def summary(x: object) -> str:
     """A safe preview of a value the codec refused: its kind and name, never its repr."""
     t = type(x)
     if any(c is type for c in class_mro(t)):
-        return f"<class {class_qualname(x)}>"  # type: ignore[arg-type]
+        return f"<class {class_qualname(x)}>"
     if t is types.FunctionType or t is types.BuiltinFunctionType or t is types.ModuleType:
         found = getattr(x, "__qualname__", None) or getattr(x, "__name__", None)
         kind = "module" if t is types.ModuleType else "function"

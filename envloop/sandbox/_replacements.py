@@ -29,9 +29,12 @@ import hashlib as _hashlib
 import pprint as _pprint
 import sys as _sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 _output: list[Callable[[str], Any] | None] = [None]
 
@@ -58,7 +61,7 @@ def emit(text: str) -> None:
     if write is not None:
         write(text)
         return
-    frame = _sys._getframe(1)
+    frame: FrameType | None = _sys._getframe(1)
     while frame is not None:
         sandbox_print = frame.f_builtins.get("_print_")
         if callable(sandbox_print):
@@ -95,12 +98,13 @@ class Formatter:
         return self.vformat(format_string, args, kwargs)
 
     def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
-        used_args: set = set()
+        used_args: set[Any] = set()
         result, _ = self._vformat(format_string, args, kwargs, used_args, 2)
         self.check_unused_args(used_args, args, kwargs)
-        return result
+        return str(result)
 
-    def _vformat(self, format_string, args, kwargs, used_args, recursion_depth, auto_arg_index=0):
+    def _vformat(self, format_string: str, args: Any, kwargs: Any, used_args: set[Any],
+                 recursion_depth: int, auto_arg_index: int = 0) -> tuple[str, int]:
         if recursion_depth < 0:
             raise ValueError("Max string recursion exceeded")
         result = []
@@ -153,7 +157,7 @@ class Formatter:
             return ascii(value)
         raise ValueError(f"Unknown conversion specifier {conversion!s}")
 
-    def parse(self, format_string: str):
+    def parse(self, format_string: str) -> Any:
         return _string.formatter_parser(format_string)
 
     def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, Any]:
@@ -196,7 +200,7 @@ def safe_format_map(format_string: str, mapping: Any) -> str:
 # -------------------------------------------------------------------------- functools
 
 
-def _check_wrapper_names(assigned: Any, updated: Any) -> tuple[tuple, tuple]:
+def _check_wrapper_names(assigned: Any, updated: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Only the default attribute names: anything else turns wraps into getattr()."""
     assigned, updated = tuple(assigned), tuple(updated)
     bad = [n for n in assigned if n not in _functools.WRAPPER_ASSIGNMENTS]

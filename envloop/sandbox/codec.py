@@ -99,6 +99,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from envloop.sandbox._codec_chunks import Chunker
 from envloop.sandbox._codec_common import (
     FORMAT_VERSION,
     DecodeError,
@@ -108,7 +109,7 @@ from envloop.sandbox._codec_common import (
     type_label,
 )
 from envloop.sandbox._codec_decode import Decoder
-from envloop.sandbox._codec_encode import Chunker, Encoder
+from envloop.sandbox._codec_encode import Encoder
 from envloop.sandbox._codec_preview import render_node, summary
 
 __all__ = [

@@ -217,7 +217,7 @@ class Guards:
             return self._dunder(obj, name)
         if name in NAMEDTUPLE_NAMES and _is_namedtuple(obj):
             return getattr(obj, name)
-        if type(obj) is super and obj.__self_class__ in self.plain:
+        if type(obj) is super and obj.__self_class__ in self.plain:  # type: ignore[attr-defined]
             return getattr(obj, name)  # super()._helper() inside a plain own class
         if self._own_private(obj, name):
             return getattr(obj, name)
@@ -284,7 +284,8 @@ class Guards:
             raise TypeError("vars() needs exactly one argument in the sandbox")
         obj = args[0]
         if type(obj) in self.own and hasattr(obj, "__dict__"):
-            return obj.__dict__
+            own_dict: dict[str, typing.Any] = obj.__dict__
+            return own_dict
         raise TypeError(f"vars() is only available for instances of classes defined in this conversation, "
                         f"not {type(obj).__name__!r}")
 

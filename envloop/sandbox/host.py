@@ -90,7 +90,7 @@ class Sandbox:
 
     def __init__(self, workspace: Path | str, *, timeout: float | None = None,
                  memory_bytes: int = 1 << 30, output_cap: int = 65536,
-                 on_call: Callable[[str, list, dict], Any] | None = None,
+                 on_call: Callable[[str, list[Any], dict[str, Any]], Any] | None = None,
                  on_restart: Callable[[Sandbox], None] | None = None,
                  host_functions: Sequence[str] = (), file_bytes: int = 64 << 20,
                  open_files: int = 64, _allow_debug_exec: bool = False) -> None:

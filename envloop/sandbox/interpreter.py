@@ -21,7 +21,7 @@ from envloop.sandbox.policy import (
     safe_builtins,
 )
 
-CallHost = typing.Callable[[str, list, dict], object]
+CallHost = typing.Callable[[str, list[typing.Any], dict[str, typing.Any]], object]
 
 
 def _clip(text: str, cap: int) -> str:
@@ -121,7 +121,7 @@ class Interpreter:
         bound, deleted = self._changed(info.names.bound | info.names.deleted, before)
         return self._result(error is None, result, error, limit, bound, deleted, read)
 
-    def _preview(self, value: object) -> tuple[str | None, dict | None, str | None]:
+    def _preview(self, value: object) -> tuple[str | None, dict[str, typing.Any] | None, str | None]:
         """Capped ``repr`` of the trailing expression, computed here in the worker.
 
         Plain ``repr`` (what CPython's REPL shows) unless the value is a huge
@@ -167,7 +167,7 @@ class Interpreter:
             return "output"
         return None
 
-    def _result(self, ok: bool, result: str | None, error: dict | None, limit: str | None,
+    def _result(self, ok: bool, result: str | None, error: dict[str, typing.Any] | None, limit: str | None,
                 bound: list[str], deleted: list[str], read: list[str]) -> dict[str, typing.Any]:
         if limit is None and self.output.exceeded:
             limit = "output"

@@ -174,7 +174,7 @@ def _warm_up() -> None:
     datetime.datetime.now().astimezone()
     for algorithm in sorted(hashlib.algorithms_guaranteed):
         digest = hashlib.new(algorithm, b"x")
-        digest.hexdigest(16) if algorithm.startswith("shake") else digest.hexdigest()
+        digest.hexdigest(16) if algorithm.startswith("shake") else digest.hexdigest()  # type: ignore[call-arg]
     hashlib.pbkdf2_hmac("sha256", b"x", b"salt", 1)
     hmac.new(b"k", b"m", "sha256").hexdigest()
     hmac.digest(b"k", b"m", "sha256")

@@ -142,7 +142,7 @@ class _Analyser(ast.NodeVisitor):
             scope = scope.parent  # type: ignore[assignment]
         saved, self.scope = self.scope, scope
         try:
-            self._store(node.target.id)  # type: ignore[union-attr]
+            self._store(node.target.id)
         finally:
             self.scope = saved
 
@@ -173,13 +173,13 @@ class _Analyser(ast.NodeVisitor):
             self.visit(expr)
         self._store(node.name)
         local, declared = _local_names(node)
-        self._enter("class", node.body, local, declared)
+        self._enter("class", list(node.body), local, declared)
 
     def _comprehension(self, node: ast.AST) -> None:
         gens: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
         self.visit(gens[0].iter)  # evaluated in the enclosing scope
         targets = {n.id for g in gens for n in ast.walk(g.target) if isinstance(n, ast.Name)}
-        rest: list[ast.AST] = [g.target for g in gens] + [g.iter for g in gens[1:]]
+        rest: list[ast.AST] = [*(g.target for g in gens), *(g.iter for g in gens[1:])]
         rest += [c for g in gens for c in g.ifs]
         rest += [getattr(node, a) for a in ("elt", "key", "value") if hasattr(node, a)]
         self._enter("comprehension", rest, targets, set())

@@ -220,7 +220,7 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
     (own classes whose whole MRO is the conversation's or clean builtins, the
     ones whose ``self._x`` may be read natively) is used when present.
     """
-    plain = getattr(interpreter, "plain_own_classes", set())
+    plain: set[type] = getattr(interpreter, "plain_own_classes", set())
     guards = Guards(interpreter.own_classes, plain)
     real_build_class = builtins.__build_class__
 

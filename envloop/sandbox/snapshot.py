@@ -162,7 +162,8 @@ class Snapshotter:
         }
 
     def own_classes(self) -> set[type]:
-        return self.interp.own_classes | self.made_classes
+        own: set[type] = self.interp.own_classes
+        return own | self.made_classes
 
     def _note_classes(self, names: Iterable[str]) -> None:
         ns = self.interp.namespace

@@ -9,6 +9,7 @@ statement, one per imported name, so restoring re-runs exactly that statement.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 __all__ = ["binding_statements"]
 
@@ -42,7 +43,7 @@ def _targets(node: ast.stmt) -> list[str]:
     return [t.id for t in targets if isinstance(t, ast.Name)]
 
 
-def _walk(body: list[ast.stmt]):
+def _walk(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Top-level statements, looking inside if/try/with/loops but never into def/class bodies."""
     for node in body:
         yield node

@@ -30,6 +30,7 @@ reserved names, guard shadowing through parameters, ``except*``, async) and then
 from __future__ import annotations
 
 import ast
+from typing import cast
 
 from RestrictedPython.transformer import (
     INSPECT_ATTRIBUTES,
@@ -53,7 +54,7 @@ Visit = ast.AST | list[ast.AST] | None
 
 def _call(func: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(func, ast.Load()), args=args, keywords=[])
-    copy_locations(node, like)
+    copy_locations(node, like)  # type: ignore[arg-type]
     return node
 
 
@@ -78,13 +79,13 @@ class EnvloopTransformer(RestrictingNodeTransformer):
         self._self_count = 0
 
     # -- names --------------------------------------------------------------
-    def check_name(self, node, name, allow_magic_methods=False):  # type: ignore[no-untyped-def]
+    def check_name(self, node: ast.AST, name: str | None, allow_magic_methods: bool = False) -> None:
         """Stock check, plus ``_private`` names below module level (locals, class attributes)."""
         if name is not None and self.scopes[-1] != "module" and is_private_name(name):
             return
         if self.scopes[-1] == "class" and (name in CLASS_BODY_DUNDER_NAMES or name in DATA_MODEL_DUNDERS):
             return  # `__slots__ = ...`, `__rmul__ = __mul__`, `__hash__ = None`
-        super().check_name(node, name, allow_magic_methods)
+        super().check_name(node, name, allow_magic_methods)  # type: ignore[arg-type]
 
     def visit_Name(self, node: ast.Name) -> Visit:
         """Map ``print`` to the block's single collector; everything else is the stock check."""
@@ -330,11 +331,11 @@ class EnvloopTransformer(RestrictingNodeTransformer):
     def visit_ListComp(self, node: ast.ListComp) -> Visit:
         return self._comprehension(node)
 
-    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp  # type: ignore[assignment]
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Visit:
         """``from abc import ABCMeta`` binds natively, so vet each imported value right after."""
-        node = self.check_import_names(node)
+        node = cast(ast.ImportFrom, self.check_import_names(node))
         names = [a.asname or a.name for a in node.names if a.name != "*"]
         if not names or node.module == "__future__":
             return node
