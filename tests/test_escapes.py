@@ -188,6 +188,71 @@ PAYLOADS: dict[str, str] = {
     "exception_context_frames": "try:\n    1/0\nexcept Exception as e:\n    print('ESCAPED', e.__context__, e.__traceback__)",
 }
 
+# --- issue 13: class patterns read the names in __match_args__ natively (E1), dataclasses
+# compile source from annotation keys and Field.name (E2), and the other format routes.
+ABC_FIELD = "import abc, dataclasses\n@dataclasses.dataclass\nclass G(abc.ABC):\n    {field}: int = 0\n"
+PAYLOADS.update({
+    "match_positional_dataclass_abc_gi_frame": GEN + ABC_FIELD.format(field="gi_frame")
+    + "G.register(type(g))\nmatch g:\n    case G(fr):\n        print('ESCAPED', fr.f_back)",
+    "match_positional_nested_in_sequence": GEN + ABC_FIELD.format(field="gi_frame")
+    + "G.register(type(g))\nmatch [1, g]:\n    case [1, G(fr)]:\n        print('ESCAPED', fr)",
+    "match_positional_in_function": GEN + ABC_FIELD.format(field="gi_frame")
+    + "G.register(type(g))\ndef h(x):\n    match x:\n        case G(fr):\n            return fr\n"
+    "print('ESCAPED', h(g))",
+    "match_positional_namedtuple_abc": GEN + "import abc, collections\n"
+    "class G(collections.namedtuple('G0', ['gi_frame']), abc.ABC):\n    pass\n"
+    "G.register(type(g))\nmatch g:\n    case G(fr):\n        print('ESCAPED', fr)",
+    "match_positional_typing_namedtuple_abc": GEN + "import abc, typing\n"
+    "class N(typing.NamedTuple):\n    gi_frame: int\nclass G(N, abc.ABC):\n    pass\n"
+    "G.register(type(g))\nmatch g:\n    case G(fr):\n        print('ESCAPED', fr)",
+    "match_positional_exit_traceback": ABC_FIELD.format(field="tb_frame")
+    + "class CM:\n    def __enter__(self):\n        return self\n"
+    "    def __exit__(self, t, v, tb):\n        G.register(type(tb))\n        match tb:\n"
+    "            case G(fr):\n                print('ESCAPED', fr)\n        return False\n"
+    "with CM():\n    1 / 0",
+    "match_class_body_match_args": GEN + "import abc\nclass G(abc.ABC):\n    __match_args__ = ('gi_frame',)\n"
+    "G.register(type(g))\nmatch g:\n    case G(fr):\n        print('ESCAPED', fr)",
+    "match_positional_code_object": FUNC + "import abc, dataclasses\n@dataclasses.dataclass\n"
+    "class C(abc.ABC):\n    gi_code: int = 0\nC.register(type(f))\nmatch f:\n    case C(c):\n"
+    "        print('ESCAPED', c)",
+    "match_keyword_format": FUNC + "match '{0.__globals__[__builtins__]}':\n    case str(format=fmt):\n"
+    "        print('ESCAPED', fmt(f))",
+    "match_positional_format": FUNC + ABC_FIELD.format(field="format") + "G.register(str)\n"
+    "match '{0.__globals__}':\n    case G(fmt):\n        print('ESCAPED', fmt(f))",
+    "match_keyword_metaclass": "import abc\nmatch abc:\n    case object(ABCMeta=m):\n"
+    "        print('ESCAPED', m('X', (), {'__getattr__': print}))",
+    "match_positional_private_library": "import abc, random, dataclasses\n@dataclasses.dataclass\n"
+    "class R(abc.ABC):\n    _randbelow: int = 0\nR.register(random.Random)\n"
+    "match random.Random(1):\n    case R(rb):\n        print('ESCAPED', rb)",
+    "dataclass_annotation_injection": "import dataclasses\nclass A:\n    pass\n"
+    "N = \"a=print('ESCAPED'),*\"\nA.__annotations__[N] = int\n"
+    "setattr(A, N, dataclasses.field(init=False))\ndataclasses.dataclass(A)\n"
+    "if not A.__dataclass_fields__:\n    raise RuntimeError('no field')",
+    "dataclass_field_name_injection": "import dataclasses\n@dataclasses.dataclass\nclass A:\n    x: int = 1\n"
+    "dataclasses.fields(A)[0].name = \"x=print('ESCAPED')\"\n@dataclasses.dataclass\nclass B(A):\n"
+    "    y: int = 2\nB()",
+    "dataclass_decorator_form_field_name": "from dataclasses import dataclass, fields\n@dataclass\nclass A:\n"
+    "    x: int = 1\nfields(A)[0].name = \"x=print('ESCAPED')\"\n@dataclass(frozen=True)\nclass B(A):\n"
+    "    pass\nB()",
+    "string_formatter_get_field_format": "import string\n" + FUNC
+    + "obj, _ = string.Formatter().get_field('0.format', ['{0.__globals__}'], {})\nprint('ESCAPED', obj(f))",
+    "string_formatter_field_format_map": "import string\n" + FUNC
+    + "m, _ = string.Formatter().get_field('0.format_map', ['{x.__globals__}'], {})\n"
+    "print('ESCAPED', m({'x': f}))",
+    "userstring_format": "import collections\n" + FUNC
+    + "print('ESCAPED', collections.UserString('{0.__globals__}').format(f))",
+    "userstring_format_map": "import collections\n" + FUNC
+    + "print('ESCAPED', collections.UserString('{x.__globals__}').format_map({'x': f}))",
+    "userstring_format_unbound_via_mro": "import collections\n" + FUNC
+    + "class U(collections.UserString):\n    pass\nprint('ESCAPED', U.__mro__[1].format(U('{0.__globals__}'), f))",
+    "userstring_format_super": "import collections\n" + FUNC
+    + "class U(collections.UserString):\n    def g(self, x):\n        return super().format(x)\n"
+    "print('ESCAPED', U('{0.__globals__}').g(f))",
+    "mro_hands_out_no_real_metaclass": "import abc\nprint('ESCAPED', type(abc.ABC).__mro__[0]('X', (), {}))",
+    "wrapped_is_no_module_walk": "import functools\n" + FUNC
+    + "@functools.wraps(f)\ndef w():\n    pass\nprint('ESCAPED', w.__wrapped__.__globals__)",
+})
+
 
 @pytest.fixture(scope="module")
 def interpreter_class():

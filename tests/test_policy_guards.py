@@ -24,7 +24,7 @@ def _refused(src: str, kind: str | None = None) -> dict:
 
 @pytest.mark.parametrize("attr", ["gi_frame", "gi_code", "f_globals", "f_back", "f_builtins", "tb_frame",
                                   "cr_frame", "ag_frame", "co_code", "__globals__", "__subclasses__",
-                                  "__mro__", "__bases__", "__code__", "__closure__", "__self__",
+                                  "__bases__", "__code__", "__closure__", "__self__",
                                   "__builtins__", "__getattribute__", "__reduce_ex__", "x__roles__"])
 def test_forbidden_attribute_names_are_rejected_at_compile_time(attr):
     _refused(f"y = object().{attr}", "SyntaxError")

@@ -180,6 +180,7 @@ SPECS: dict[str, tuple[str, str]] = {
 REPLACEMENTS: dict[str, dict[str, Any]] = {
     "calendar": {"prmonth": _r.prmonth, "prcal": _r.prcal, "TextCalendar": _r.TextCalendar},
     "functools": {"wraps": _r.wraps, "update_wrapper": _r.update_wrapper},
+    "dataclasses": {"dataclass": _r.dataclass},
     "hashlib": {"new": _r.hashlib_new},
     "pprint": {"pprint": _r.pprint, "pp": _r.pp},
     "string": {"Formatter": _r.Formatter},

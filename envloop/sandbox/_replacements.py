@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import _string
 import calendar as _calendar
+import dataclasses as _dataclasses
 import functools as _functools
 import hashlib as _hashlib
+import keyword as _keyword
 import pprint as _pprint
 import sys as _sys
 from collections.abc import Callable
@@ -72,6 +74,21 @@ def emit(text: str) -> None:
 
 
 # --------------------------------------------------------------------------- format
+
+
+def _sandbox_getattr() -> Callable[[Any, str], Any]:
+    """The calling sandbox's ``getattr`` guard (found like :func:`emit` finds its print).
+
+    Outside any sandbox frame (host-side tests) a plain ``getattr`` after
+    :func:`check_format_attribute` is what remains.
+    """
+    frame: FrameType | None = _sys._getframe(2)
+    while frame is not None:
+        guard = frame.f_builtins.get("_getattr_")
+        if callable(guard):
+            return guard  # type: ignore[no-any-return]
+        frame = frame.f_back
+    return getattr
 
 
 def check_format_attribute(obj: object, name: str) -> None:
@@ -163,10 +180,12 @@ class Formatter:
     def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, Any]:
         first, rest = _string.formatter_field_name_split(field_name)
         obj = self.get_value(first, args, kwargs)
+        lookup = None
         for is_attr, key in rest:
             if is_attr:
                 check_format_attribute(obj, key)
-                obj = getattr(obj, key)
+                lookup = lookup or _sandbox_getattr()
+                obj = lookup(obj, key)  # the sandbox's own policy: `format` comes back guarded
             else:
                 obj = obj[key]
         return obj, first
@@ -229,6 +248,42 @@ def wraps(
     """``functools.wraps`` restricted to the default attribute names."""
     assigned, updated = _check_wrapper_names(assigned, updated)
     return _functools.partial(update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated)
+
+
+# ------------------------------------------------------------------------ dataclasses
+
+
+def _check_field_name(cls: type, name: object) -> None:
+    if type(name) is not str or not name.isidentifier() or _keyword.iskeyword(name):
+        raise TypeError(f"dataclass {cls.__name__}: field name {name!r} is not an identifier")
+
+
+def check_dataclass_names(cls: type) -> None:
+    """Refuse a class whose field names are not plain identifiers.
+
+    ``dataclasses`` pastes every field name (own annotations and the ``Field.name``
+    of each base's fields) into source it compiles with ``exec``, in the real
+    globals of ``cls.__module__``: a crafted name there is code.
+    """
+    for klass in cls.__mro__:
+        own = vars(klass)
+        for name in own.get("__annotations__", {}) if isinstance(own.get("__annotations__"), dict) else ():
+            _check_field_name(cls, name)
+        fields = own.get("__dataclass_fields__")
+        for key, field in fields.items() if isinstance(fields, dict) else ():
+            _check_field_name(cls, key)
+            _check_field_name(cls, getattr(field, "name", key))
+
+
+def dataclass(cls: Any = None, /, **kwargs: Any) -> Any:
+    """``dataclasses.dataclass`` that first checks the names it will compile (see above)."""
+
+    def wrap(cls: Any) -> Any:
+        if isinstance(cls, type):
+            check_dataclass_names(cls)
+        return _dataclasses.dataclass(cls, **kwargs)
+
+    return wrap if cls is None else wrap(cls)
 
 
 # ---------------------------------------------------------------------------- hashlib

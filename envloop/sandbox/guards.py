@@ -15,6 +15,7 @@ hands out an object whose public attributes would reopen a walk.
 from __future__ import annotations
 
 import _string
+import collections
 import operator
 import string
 import types
@@ -34,8 +35,12 @@ _RAISE_MISSING = object()
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 _STR_FORMAT = str.format
 _STR_FORMAT_MAP = str.format_map
+_USERSTRING_FORMAT = collections.UserString.format
+_USERSTRING_FORMAT_MAP = collections.UserString.format_map
 _TEXT_DUNDERS = frozenset({"__name__", "__qualname__", "__module__", "__doc__", "__version__"})
-_OWN_DUNDERS = frozenset({"__members__", "__annotations__", "__match_args__", "__slots__"})
+_OWN_DUNDERS = frozenset({"__members__", "__slots__"})
+_LINK_DUNDERS = frozenset({"__annotations__", "__mro__", "__match_args__", "__wrapped__", "__cause__",
+                           "__context__"})
 _FORMATTER_METHODS = frozenset({"format", "vformat", "get_field", "get_value"})
 
 _IOPS: dict[str, typing.Callable[[typing.Any, typing.Any], typing.Any]] = {
@@ -187,7 +192,7 @@ class Guards:
         """``obj`` is an instance or a class made by the conversation's own ``class`` statements."""
         return type(obj) in self.own or (isinstance(obj, type) and obj in self.own)
 
-    def _own_private(self, obj: object, name: str) -> bool:
+    def own_private(self, obj: object, name: str) -> bool:
         """A ``_name`` the conversation itself defined: on the instance or in one of its own classes.
 
         Private names inherited from a library base (``string.Formatter._vformat``)
@@ -219,7 +224,7 @@ class Guards:
             return getattr(obj, name)
         if type(obj) is super and obj.__self_class__ in self.plain:  # type: ignore[attr-defined]
             return getattr(obj, name)  # super()._helper() inside a plain own class
-        if self._own_private(obj, name):
+        if self.own_private(obj, name):
             return getattr(obj, name)
         raise refused(name, " (private attributes only on the conversation's own classes)")
 
@@ -245,6 +250,8 @@ class Guards:
         elif name == "__dict__":
             if type(obj) in self.own:
                 return obj.__dict__
+        elif name in _LINK_DUNDERS:
+            return self._link_dunder(obj, name)
         elif name in _OWN_DUNDERS:
             if self.owns(obj):
                 return getattr(obj, name)
@@ -254,6 +261,26 @@ class Guards:
             and not (isinstance(obj, type) and issubclass(obj, type))
         ):
             return getattr(obj, name)
+        raise refused(name)
+
+    def _link_dunder(self, obj: typing.Any, name: str) -> typing.Any:
+        """``__annotations__`` (a copy: dataclasses compile source from its keys), ``__mro__``,
+        ``__wrapped__``, ``__cause__``/``__context__``: values that lead nowhere a public name could not."""
+        value = getattr(obj, name)
+        if name == "__annotations__":
+            if type(value) is dict:
+                return dict(value)
+        elif name == "__match_args__":
+            if type(value) is tuple:
+                return value
+        elif name == "__mro__":
+            if type(value) is tuple:
+                return tuple(vet_value(k) for k in value)
+        elif name == "__wrapped__":
+            if not isinstance(value, types.ModuleType):
+                return vet_value(value)
+        elif value is None or isinstance(value, BaseException):
+            return value
         raise refused(name)
 
     def register(self, cls: type) -> None:
@@ -327,7 +354,19 @@ class Guards:
             return self._bound_format(owner, name)
         if isinstance(owner, string.Formatter):
             raise refused(name, " (string.Formatter walks attributes unchecked)")
+        func = getattr(value, "__func__", value)
+        if func is _USERSTRING_FORMAT or func is _USERSTRING_FORMAT_MAP:
+            return self._userstring_format(getattr(value, "__self__", None), func is _USERSTRING_FORMAT)
         return value
+
+    def _userstring_format(self, bound: typing.Any, plain: bool) -> typing.Callable[..., str]:
+        """``UserString.format`` calls ``self.data.format`` natively: route it through the guard."""
+        def format(*args: typing.Any, **kwargs: typing.Any) -> str:
+            this, rest = (bound, args) if bound is not None else (args[0], args[1:])
+            if plain:
+                return self.str_format(this.data, *rest, **kwargs)
+            return self.str_format_map(this.data, *rest)
+        return format
 
     def _is_plain(self, fmt: str) -> bool:
         cache = self._plain_cache

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from envloop.sandbox._match import MatchClasses
 from envloop.sandbox.guards import (
     REAL_METACLASS,
     Guards,
@@ -262,6 +263,7 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
         _type_=type,
         _plain_own_=plain,
         _apply_=_apply,
+        _match_class_=MatchClasses(guards.own_private),
         _print_=make_print(interpreter.output),
     )
     return table

@@ -22,11 +22,11 @@ DATA_MODEL_DUNDERS = frozenset(
 
 #: Dunder attributes that may be *read*; the runtime guard vets each object.
 ALLOWED_DUNDER_READS = frozenset(
-    ["__name__", "__qualname__", "__doc__", "__module__", "__class__", "__dict__", "__members__", "__annotations__", "__version__", "__match_args__", "__slots__"]
+    ["__name__", "__qualname__", "__doc__", "__module__", "__class__", "__dict__", "__members__", "__annotations__", "__version__", "__match_args__", "__slots__", "__mro__", "__wrapped__", "__cause__", "__context__"]
 )
 
 #: Dunder names a class body may bind as plain names.
-CLASS_BODY_DUNDER_NAMES = frozenset({"__slots__"})
+CLASS_BODY_DUNDER_NAMES = frozenset({"__slots__", "__match_args__"})  # positional reads are vetted by _match
 
 #: namedtuple's public-but-underscored API.
 NAMEDTUPLE_NAMES = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
