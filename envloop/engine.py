@@ -26,6 +26,7 @@ from envloop.errors import EnvloopError, ModelError
 from envloop.llm import Completion, ModelClient, parse_reply
 from envloop.prompt import (
     BlockReport,
+    Frame,
     JournalEntry,
     PromptParts,
     VarLine,
@@ -86,13 +87,17 @@ class TurnResult:
 
 
 def _report(source: str, outcome: BlockOutcome) -> BlockReport:
-    """What the model sees of a block next iteration."""
+    """What the model sees of a block next iteration: its code, output, value, error and traceback."""
     result = outcome.result
     error = None
+    frames: list[Frame] = []
     if result.error:
-        line = f" (line {result.error['line']})" if result.error.get("line") else ""
+        frames = [Frame(f["where"], f["line"], f["text"]) for f in result.error.get("frames") or ()]
+        line = f" (line {result.error['line']})" if result.error.get("line") and not frames else ""
         error = f"{result.error['type']}{line}: {result.error['message']}"
-    return BlockReport(source, result.stdout, result.result, error, result.limit)
+    block_lines = [f.line for f in frames if f.where == "block"]
+    error_line = block_lines[-1] if block_lines else (result.error or {}).get("line")
+    return BlockReport(source, result.stdout, result.result, error, result.limit, frames, error_line)
 
 
 class Turn:
@@ -245,8 +250,9 @@ class Turn:
             if self.cancel.is_set():
                 return "cancelled", None, number - 1, "cancelled by the user"
             nudges = self.env.nudges({"iteration": number, "max_iterations": self.max_iterations, "errors": errors})
-            if len(errors) >= 2 and errors[-1] == errors[-2]:
-                nudges.append(f"The same error happened twice ({errors[-1][:200]}); try a different approach.")
+            nudge = _repeated_error(errors) if any(r.error for r in reports) else None
+            if nudge:
+                nudges.append(nudge)
             if self.empty_replies and number > 1 and not thinking and not reports:
                 nudges.append("Your previous reply was empty: answer in text, or write a ```python block.")
             parts = PromptParts(text, number, self.max_iterations, self.journal, list(self.variables.values()),
@@ -318,6 +324,18 @@ class Turn:
     def _record(self, iteration_id: int, **values: Any) -> None:
         with self.env.database.session(write=True) as session:
             session.execute(update(Iteration).where(Iteration.id == iteration_id).values(**values))
+
+
+def _repeated_error(errors: list[str]) -> str | None:
+    """A nudge when the last errors are the same one: the model is stuck on an approach."""
+    if len(errors) < 2 or errors[-1] != errors[-2]:
+        return None
+    times = 2
+    while times < len(errors) and errors[-times - 1] == errors[-1]:
+        times += 1
+    count = "twice" if times == 2 else f"{times} times"
+    return (f"The same error happened {count} in a row ({errors[-1][:200]}): read the traceback "
+            "and the numbered code, and change the approach instead of repeating it.")
 
 
 def _best_partial(thinking: str, reports: list[BlockReport]) -> str | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "BUDGETS",
     "BlockReport",
+    "Frame",
     "JournalEntry",
     "PromptParts",
     "VarLine",
@@ -37,6 +38,8 @@ BUDGETS = {
     "thinking": 1600,
     "results": 4800,
     "block_output": 1600,
+    "code": 4000,  # all blocks' code, numbered; each block gets its share, at most block_code
+    "block_code": 2400,
 }
 
 _SYSTEM = """\
@@ -46,8 +49,9 @@ How to work:
 - Write Python in fenced blocks: ```python ... ```. Each block runs in order, in this \
 conversation's namespace; names you define stay defined in later blocks, iterations and turns.
 - Text outside the blocks is your thinking; keep it short.
-- You see each block's printed output, the value of its last expression, and any error, in the \
-next message. Print what you need to look at; long output is cut.
+- You see each block's code (numbered lines), printed output, the value of its last expression, and \
+any error with its traceback through your own code, in the next message. Print what you need to \
+look at; long output is cut.
 - When you know the answer, call answer(value) in a block; that ends the turn with that value. \
 A reply with no code block is itself the final answer.
 - The var index lists the names already defined (name, type, size, preview), newest first. Reuse \
@@ -79,12 +83,25 @@ class JournalEntry:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """One frame of the conversation's own code in a traceback: ``block`` or a function name."""
+
+    where: str
+    line: int | None
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class BlockReport:
+    """What the model sees of one block it wrote: its code, what it printed, its value, its error."""
+
     source: str
     stdout: str
     result: str | None
     error: str | None
     limit: str | None = None
+    frames: Sequence[Frame] = ()  # outermost first; only frames of the conversation's code
+    error_line: int | None = None  # the block's own line the error passed through
 
 
 @dataclass
@@ -150,23 +167,66 @@ def _var_index(variables: Sequence[VarLine]) -> tuple[str, bool]:
     return "\n".join(lines), False
 
 
+def _numbered(source: str, budget: int, focus: int | None) -> str:
+    """The block's lines numbered like its traceback; past ``budget``, the head and the lines around ``focus``."""
+    lines = source.rstrip("\n").splitlines()
+    width = len(str(len(lines)))
+    numbered = [f"{n:>{width}} | {_cut_line(line)}" for n, line in enumerate(lines, 1)]
+    if sum(len(line) + 1 for line in numbered) <= budget:
+        return "\n".join(numbered)
+    keep: list[int] = []
+    window = range(max(0, (focus or 0) - 4), min(len(lines), (focus or 0) + 3)) if focus else range(0)
+    used = sum(len(numbered[i]) + 1 for i in window)
+    for i in range(len(lines)):
+        if i in window or used + len(numbered[i]) + 1 > budget:
+            break
+        keep.append(i)
+        used += len(numbered[i]) + 1
+    keep.extend(i for i in window if i not in keep and used <= budget)
+    out: list[str] = []
+    for previous, i in zip([-1, *keep], keep, strict=False):
+        if i != previous + 1:
+            out.append(f"{'':>{width}} … [lines {previous + 2}-{i} not shown]")
+        out.append(numbered[i])
+    last = keep[-1] if keep else -1
+    if last < len(lines) - 1:
+        out.append(f"{'':>{width}} … [lines {last + 2}-{len(lines)} not shown]")
+    return "\n".join(out)
+
+
+def _cut_line(line: str, cap: int = 240) -> str:
+    return line if len(line) <= cap else line[: cap - 1] + "…"
+
+
+def _traceback(frames: Sequence[Frame]) -> str:
+    lines = ["traceback (your code, most recent call last):"]
+    for frame in frames:
+        line = f", line {frame.line}" if frame.line is not None else ""
+        text = f": {frame.text}" if frame.text else ""
+        lines.append(f"  {frame.where}{line}{text}")
+    return "\n".join(lines)
+
+
 def _results(results: Sequence[BlockReport]) -> str:
     parts = []
     per_block = max(400, BUDGETS["results"] // max(1, len(results)))
+    per_code = max(400, min(BUDGETS["block_code"], BUDGETS["code"] // max(1, len(results))))
     for i, block in enumerate(results, 1):
-        out = [f"[block {i}]"]
+        out = [f"[block {i}]", "code:\n" + _numbered(block.source, per_code, block.error_line)]
         if block.stdout:
             out.append("stdout:\n" + _cut(block.stdout, min(per_block, BUDGETS["block_output"])))
         if block.result is not None:
             out.append("value: " + _cut(block.result, per_block // 2))
         if block.error:
             out.append("error: " + _cut(block.error, per_block // 2))
+            if block.frames:
+                out.append(_cut(_traceback(block.frames), per_block // 2))
         if block.limit:
             out.append(f"limit hit: {block.limit}")
-        if len(out) == 1:
+        if len(out) == 2:
             out.append("(ran, no output)")
         parts.append("\n".join(out))
-    return _cut("\n\n".join(parts), BUDGETS["results"])
+    return _cut("\n\n".join(parts), BUDGETS["results"] + BUDGETS["code"])
 
 
 def build_messages(system: str, parts: PromptParts) -> list[dict[str, str]]:

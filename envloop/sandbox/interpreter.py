@@ -13,6 +13,7 @@ from __future__ import annotations
 import reprlib
 import typing
 
+from envloop.sandbox.frames import SourceMap, user_frames
 from envloop.sandbox.policy import (
     FILENAME,
     OutputBuffer,
@@ -76,6 +77,7 @@ class Interpreter:
         self.own_classes: set[type] = set()
         self.plain_own_classes: set[type] = set()
         self.output = OutputBuffer(output_cap)
+        self.sources = SourceMap(FILENAME)  # so errors can quote the lines of the frames they passed
         self.builtins = safe_builtins(self)
         self.namespace: dict[str, typing.Any] = {
             "__builtins__": self.builtins,
@@ -102,6 +104,7 @@ class Interpreter:
             )
         except BaseException as exc:
             return self._result(False, None, self._error(exc), self._limit(exc), [], [], [])
+        self.sources.register(source, exec_code, eval_code)
         ns = self.namespace
         before = {name for name in info.names.loaded | info.names.bound | info.names.deleted if name in ns}
         read = sorted(n for n in info.names.loaded if n in before and not n.startswith("_"))
@@ -155,7 +158,8 @@ class Interpreter:
                 message = _clip(exc.msg, 2000)
             else:
                 message = _safe_str(exc, 2000)
-            return {"type": _clip(type(exc).__name__, 200), "message": message, "line": _error_line(exc)}
+            return {"type": _clip(type(exc).__name__, 200), "message": message, "line": _error_line(exc),
+                    "frames": user_frames(exc, self.sources)}
         except BaseException:
             return {"type": "BaseException", "message": "<undescribable exception>", "line": None}
 

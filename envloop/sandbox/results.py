@@ -61,7 +61,7 @@ def to_result(frame: dict[str, Any], output_cap: int) -> RunResult:
                 or type(error.get("line")) not in (int, type(None))):
             raise TypeError("malformed error")
         error = {"type": error["type"][:200], "message": error["message"][:4000],
-                 "line": error.get("line")}
+                 "line": error.get("line"), "frames": _frames(error.get("frames", []))}
     if len(stdout) > output_cap + len(TRUNCATED):
         stdout = stdout[:output_cap] + TRUNCATED
         limit = limit or "output"
@@ -69,6 +69,19 @@ def to_result(frame: dict[str, Any], output_cap: int) -> RunResult:
                      bound=_names(frame.get("bound", [])), deleted=_names(frame.get("deleted", [])),
                      read=_names(frame.get("read", [])), duration_ms=float(duration),
                      changes=_changes(frame.get("changes", [])), report=_report(frame.get("report")))
+
+
+def _frames(value: Any) -> list[dict[str, Any]]:
+    """The traceback frames of the conversation's own code (envloop.sandbox.frames), checked and capped."""
+    if type(value) is not list or len(value) > 16:
+        raise TypeError("malformed frames")
+    frames = []
+    for frame in value:
+        if (type(frame) is not dict or type(frame.get("where")) is not str or type(frame.get("text")) is not str
+                or type(frame.get("line")) not in (int, type(None))):
+            raise TypeError("malformed frame")
+        frames.append({"where": frame["where"][:200], "line": frame["line"], "text": frame["text"][:400]})
+    return frames
 
 
 def _changes(value: Any) -> tuple[dict[str, Any], ...]:
