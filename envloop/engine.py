@@ -33,6 +33,7 @@ from envloop.prompt import (
     build_messages,
     system_prompt,
 )
+from envloop.store.db import insert_missing
 from envloop.store.history import var_index
 from envloop.store.models import Iteration, Query, SystemPrompt, utcnow
 from envloop.timeline import new_query
@@ -158,11 +159,9 @@ class Turn:
     def _system_prompt_id(self, session: Any, text: str) -> int:
         digest = hashlib.sha256(text.encode()).hexdigest()
         found = session.scalar(select(SystemPrompt.id).where(SystemPrompt.sha256 == digest))
-        if found is None:
-            row = SystemPrompt(sha256=digest, text=text)
-            session.add(row)
-            session.flush()
-            found = row.id
+        if found is None:  # stored once; another process may be storing the same prompt right now
+            insert_missing(session, SystemPrompt, [{"sha256": digest, "text": text}], "sha256")
+            found = session.scalar(select(SystemPrompt.id).where(SystemPrompt.sha256 == digest))
         return int(found)
 
     def _load_context(self, session: Any, conversation_id: int, position: int) -> None:

@@ -28,7 +28,6 @@ from envloop.store.models import (
     ArtifactVersion,
     Blob,
     Block,
-    Conversation,
     DefinitionVersion,
     Query,
     utcnow,
@@ -113,12 +112,17 @@ class Environment:
         for name in (extensions.functions if extensions is not None else {}):
             self._functions[name] = self._extension_caller(name)
         self._synced_id = 0
+        self._diverged = False
         self.lost: dict[str, str] = {}
         self._pending_saves: list[ArtifactSave] = []
         self._artifact_reads: list[int] = []
-        self.sandbox = Sandbox(
+        self._timeout = timeout
+        self.sandbox = self._new_sandbox()
+
+    def _new_sandbox(self) -> Sandbox:
+        return Sandbox(
             self.workspace,
-            timeout=timeout,
+            timeout=self._timeout,
             on_call=self._on_call,
             on_restart=lambda _sandbox: self._restore(after_id=0),
             host_functions=list(self._functions),
@@ -162,7 +166,19 @@ class Environment:
         self._synced_id = newest or 0
 
     def sync(self) -> None:
-        """Catch up on versions written by other processes (call with the lock held)."""
+        """Catch up on versions written by other processes (call with the lock held).
+
+        After a block whose results could not be stored (the database went
+        away, the lock was lost), the worker is replaced and restored from the
+        database, so the namespace is again exactly the stored state.
+        """
+        if self._diverged:
+            self.sandbox.close()
+            self.sandbox = self._new_sandbox()
+            self.lost = {}
+            self._restore(after_id=0)
+            self._diverged = False
+            return
         with self.database.session() as session:
             newest = session.scalar(
                 select(func.max(DefinitionVersion.id)).where(DefinitionVersion.conversation_id == self.conversation_id)
@@ -197,6 +213,16 @@ class Environment:
             self.sync()
         self._pending_saves, self._artifact_reads = [], []
         result = self.sandbox.run(source, timeout=timeout)
+        try:
+            return self._store_block(source, author, query_id, iteration_id, position, result, finish)
+        except BaseException:
+            self._diverged = True  # the worker ran a block the database does not have
+            raise
+
+    def _store_block(self, source: str, author: str, query_id: int | None, iteration_id: int | None,
+                     position: int, result: RunResult,
+                     finish: Callable[[Any, BlockOutcome], None] | None) -> BlockOutcome:
+        """The block's row, its versions and the caller's bookkeeping, in one transaction."""
         with self.database.session(write=True) as session:
             block = Block(
                 conversation_id=self.conversation_id,
@@ -216,9 +242,7 @@ class Environment:
             session.add(block)
             session.flush()
             outcome = self._persist(session, block.id, result)
-            session.execute(
-                update(Conversation).where(Conversation.id == self.conversation_id).values(updated_at=utcnow())
-            )
+            self.lock.confirm(session)  # still ours (a lease can lapse, a server restart drop it)
             if finish is not None:
                 finish(session, outcome)
         return outcome

@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 ENVLOOP = str(Path(sys.executable).with_name("envloop"))
+
+
+def _load_pgserver():
+    spec = importlib.util.spec_from_file_location("pgserver", Path(__file__).with_name("pgserver.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pgserver"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pgserver = _load_pgserver()
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A throwaway PostgreSQL cluster for the whole run (initdb in a temp dir, a free port).
+
+    Skips, saying why, when the server binaries or the psycopg driver are missing.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("PostgreSQL tests need psycopg: pip install 'envloop[postgres]'")
+    try:
+        server = pgserver.PgServer().start()
+    except pgserver.PgUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server to test against: {exc}")
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database on each back end: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "envloop.db")
+    return request.getfixturevalue("pg_server").create_database()
 
 
 @pytest.fixture

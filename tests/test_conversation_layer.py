@@ -37,10 +37,10 @@ def test_events_stream_in_order(tmp_path: Path) -> None:
     assert events[-1].data["answer"] == "4" and result.answer == "4"
 
 
-def test_two_sends_on_one_conversation_run_one_after_the_other(tmp_path: Path) -> None:
+def test_two_sends_on_one_conversation_run_one_after_the_other(tmp_path: Path, db_url: str) -> None:
     model_a = _replay(tmp_path / "a.json", [_block("import time\ntime.sleep(0.3)\nlog = ['a']\nanswer('a')")])
     model_b = _replay(tmp_path / "b.json", [_block("log.append('b')\nanswer(','.join(log))")])
-    with Envloop.open(str(tmp_path / "s.db")) as app:
+    with Envloop.open(db_url) as app:
         cid = app.create_conversation(title="shared").id
         app.environment(cid)
         results: dict[str, str] = {}
@@ -62,8 +62,8 @@ def test_two_sends_on_one_conversation_run_one_after_the_other(tmp_path: Path) -
     assert results == {"a": "a", "b": "a,b"}  # B waited for A and saw its state
 
 
-def test_idle_environments_are_evicted_and_restored_on_next_use(tmp_path: Path) -> None:
-    with Envloop.open(str(tmp_path / "v.db")) as app:
+def test_idle_environments_are_evicted_and_restored_on_next_use(db_url: str) -> None:
+    with Envloop.open(db_url) as app:
         app.MAX_LIVE = 2
         cids = [app.run_code(f"n = {i}", new=True).conversation_id for i in range(3)]
         assert len(app.live_conversations()) == 2 and cids[0] not in app.live_conversations()
@@ -81,8 +81,8 @@ def test_idle_environments_are_evicted_and_restored_on_next_use(tmp_path: Path) 
         assert not alive or app.environment(cids[2]).sandbox.pid != old_pid
 
 
-def test_a_channel_chat_maps_to_one_conversation(tmp_path: Path) -> None:
-    with Envloop.open(str(tmp_path / "c.db")) as app:
+def test_a_channel_chat_maps_to_one_conversation(db_url: str) -> None:
+    with Envloop.open(db_url) as app:
         first = app.open_conversation(channel="telegram", external_id="1001")
         again = app.open_conversation(channel="telegram", external_id="1001")
         other = app.open_conversation(channel="telegram", external_id="1002")

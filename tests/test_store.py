@@ -20,8 +20,8 @@ def _diff(engine) -> list:
         return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
 
 
-def test_upgraded_empty_database_matches_the_models(tmp_path: Path) -> None:
-    db = open_database(str(tmp_path / "a.db"))
+def test_upgraded_empty_database_matches_the_models(db_url: str) -> None:
+    db = open_database(db_url)
     assert db.current_revision() == HEAD_REVISION
     assert _diff(db.engine) == []
 
@@ -30,8 +30,8 @@ def test_head_constant_matches_the_migration_scripts() -> None:
     assert head_revision() == HEAD_REVISION
 
 
-def test_downgrade_to_base_then_upgrade_again(tmp_path: Path) -> None:
-    db = open_database(str(tmp_path / "b.db"))
+def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
+    db = open_database(db_url)
     downgrade(db.engine, "base")
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade(db.engine, "head")
@@ -47,8 +47,8 @@ def test_every_connection_has_wal_foreign_keys_and_busy_timeout(tmp_path: Path) 
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
 
 
-def test_foreign_keys_and_version_uniqueness_are_enforced(tmp_path: Path) -> None:
-    db = open_database(str(tmp_path / "d.db"))
+def test_foreign_keys_and_version_uniqueness_are_enforced(db_url: str) -> None:
+    db = open_database(db_url)
     with pytest.raises(StoreError), db.session(write=True) as s:
         s.add(Block(conversation_id=999, author="user", source="x = 1"))
     with db.session(write=True) as s:
@@ -56,7 +56,7 @@ def test_foreign_keys_and_version_uniqueness_are_enforced(tmp_path: Path) -> Non
         s.add(conv)
         s.flush()
         s.add(DefinitionVersion(conversation_id=conv.id, name="x", version=1, kind="value"))
-    with pytest.raises(StoreError, match="UNIQUE"), db.session(write=True) as s:
+    with pytest.raises(StoreError, match="(?i)unique"), db.session(write=True) as s:
         s.add(DefinitionVersion(conversation_id=conv.id, name="x", version=1, kind="value"))
 
 

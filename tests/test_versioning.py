@@ -13,8 +13,12 @@ import pytest
 
 
 @pytest.fixture
-def env_cli(run_cli):
-    """Run a command and return parsed JSON output when --json is given; assert success."""
+def env_cli(run_cli, db_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Run a command and return parsed JSON output when --json is given; assert success.
+
+    Every command runs against ``db_url``: a SQLite file, then a PostgreSQL server.
+    """
+    monkeypatch.setenv("ENVLOOP_DB", db_url)
 
     def call(*args: str, ok: bool = True):
         done = run_cli(*args)

@@ -4,6 +4,13 @@ SQLite is the embedded default, at a per-user location; any SQLAlchemy URL
 (``postgresql+psycopg://…``) works too, because every query goes through
 SQLAlchemy and only the connection set-up below looks at the dialect.
 
+On PostgreSQL (psycopg 3) every pooled connection is pinged before use, so a
+server restart costs the next statement a reconnect rather than an error;
+TCP keepalives on both ends let the server notice a vanished client (and drop
+its advisory locks) within about half a minute; and text parameters have NUL
+characters replaced by U+FFFD, because PostgreSQL text cannot hold them while
+a block's printed output can.
+
 Opening a database upgrades its schema to the newest Alembic revision.  The
 check is cheap (one read of ``alembic_version``); Alembic itself is imported
 only when there is something to upgrade.
@@ -14,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +32,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from envloop.errors import StoreError
 
-__all__ = ["HEAD_REVISION", "Database", "default_db_path", "open_database", "resolve_url"]
+__all__ = [
+    "HEAD_REVISION",
+    "PG_CONNECT_ARGS",
+    "Database",
+    "default_db_path",
+    "insert_missing",
+    "open_database",
+    "resolve_url",
+]
 
 #: The newest Alembic revision in migrations/versions (a test keeps them in step).
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0003"
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -75,6 +90,56 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# Client side: libpq keepalives; server side: the same per session (see _postgres_setup).
+PG_CONNECT_ARGS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+_PG_SESSION = (
+    "SELECT set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false)"
+)
+
+
+def _nul_safe_dumpers() -> tuple[type[Any], type[Any]]:
+    """psycopg str dumpers (text and binary) that replace NUL, which PostgreSQL text rejects."""
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    class NulSafeText(StrDumperUnknown):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    class NulSafeBinary(StrBinaryDumper):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+    return NulSafeText, NulSafeBinary
+
+
+def _postgres_setup(dbapi_conn: Any, _record: Any) -> None:
+    """Every PostgreSQL connection: NUL-safe text parameters, server-side keepalives."""
+    for dumper in _nul_safe_dumpers():
+        dbapi_conn.adapters.register_dumper(str, dumper)
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(_PG_SESSION)
+    finally:
+        cur.close()
+    dbapi_conn.commit()
+
+
+def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], key: str) -> None:
+    """Insert ``rows``, skipping any whose ``key`` is already stored (by anyone, even concurrently).
+
+    Content-addressed rows (blobs, system prompts) are written by many
+    conversations at once on PostgreSQL, where a look-then-insert races; both
+    dialects support ``ON CONFLICT DO NOTHING``.
+    """
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).on_conflict_do_nothing(index_elements=[key]), rows)
+
+
 @dataclass
 class Database:
     """An open, upgraded database: an engine plus a session factory."""
@@ -83,6 +148,8 @@ class Database:
     engine: Engine
     readers: sessionmaker[Session]
     writers: sessionmaker[Session]
+    #: Per-database helpers with a ``close()`` (PostgreSQL lock connections, listeners), closed on dispose.
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def location(self) -> str:
@@ -91,6 +158,10 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -116,6 +187,9 @@ class Database:
             upgrade(self.engine, revision)
 
     def dispose(self) -> None:
+        for extra in list(self.extras.values()):
+            extra.close()
+        self.extras.clear()
         self.engine.dispose()
 
 
@@ -148,13 +222,18 @@ def _make_engine(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"database {path}: cannot create its folder: {exc.strerror}") from exc
+    postgres = parsed.get_backend_name() == "postgresql"
+    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": dict(PG_CONNECT_ARGS)} if postgres else {}
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-        raise StoreError(f"database {_describe(url)}: {str(exc).splitlines()[0]}") from exc
+        hint = " (install the PostgreSQL driver: pip install 'envloop[postgres]')" if postgres else ""
+        raise StoreError(f"database {_describe(url)}: {str(exc).splitlines()[0]}{hint}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _postgres_setup)
     return engine
 
 

@@ -1,11 +1,22 @@
 """The per-conversation lock, kept in the database so it holds across processes and machines.
 
-A lock is a row-level claim on ``conversations.lock_owner`` with an expiry.
-It is taken with one conditional UPDATE (atomic on SQLite and PostgreSQL alike),
-renewed by a small heartbeat thread while held, and released on exit.  A lock
-whose owner died is reclaimed: at once when the owner was a process on this
-machine that no longer exists (SIGKILL leaves no chance to release), otherwise
-when its expiry passes.
+On SQLite a lock is a row-level claim on ``conversations.lock_owner`` with an
+expiry.  It is taken with one conditional UPDATE, renewed by a small heartbeat
+thread while held, and released on exit.  A lock whose owner died is
+reclaimed: at once when the owner was a process on this machine that no
+longer exists (SIGKILL leaves no chance to release), otherwise when its expiry
+passes.
+
+On PostgreSQL the lock is a session advisory lock (envloop.store.advisory),
+which the server drops the moment the holder's connection ends — a killed
+process on any machine releases at once — and waiters are woken by the server
+rather than polling.  The row claim is still written, for the "busy: held by …"
+message and for :meth:`ConversationLock.confirm`.
+
+Either way, a block's results are stored only after :meth:`confirm` finds, in
+the same transaction, that this lock still owns the row: a holder that lost
+its lock (a lease that expired, a server restart that dropped its advisory
+lock and let another process in) fails its write instead of interleaving.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from envloop.errors import ConversationBusyError, NotFoundError
+from envloop.store.advisory import advisory_locks
 from envloop.store.db import Database
 from envloop.store.models import Conversation, utcnow
 
@@ -104,6 +116,8 @@ class ConversationLock:
         self.owner = f"{process_owner_id()}:{uuid.uuid4().hex[:6]}"
         self.renewed_at = 0.0
         self._held = False
+        self._advisory = advisory_locks(database) if database.is_postgresql else None
+        self._advisory_conn: Any = None
         # Threads of this process queue here first, in order, without polling the database.
         self._local = threading.Lock()
 
@@ -146,10 +160,40 @@ class ConversationLock:
         if not self._local.acquire(timeout=wait):
             raise ConversationBusyError(f"conversation {self.conversation_id} is busy in this process")
         try:
-            self._acquire_row(deadline)
+            if self._advisory is not None:
+                self._acquire_advisory(deadline)
+            else:
+                self._acquire_row(deadline)
         except BaseException:
             self._local.release()
             raise
+
+    def _busy(self, holder: str) -> ConversationBusyError:
+        host, _, rest = holder.partition(":")
+        return ConversationBusyError(
+            f"conversation {self.conversation_id} is busy: another process ({host}, "
+            f"pid {rest.partition(':')[0]}) is running a block or turn on it"
+        )
+
+    def _acquire_advisory(self, deadline: float) -> None:
+        """PostgreSQL: the server queues us on the advisory lock; then the row names us."""
+        assert self._advisory is not None
+        conn = self._advisory.acquire(self.conversation_id, max(0.0, deadline - time.monotonic()))
+        if conn is None:
+            with self.database.session() as session:
+                holder = session.scalar(select(Conversation.lock_owner).where(Conversation.id == self.conversation_id))
+            raise self._busy(holder or "unknown:?")
+        try:
+            now = utcnow()
+            with self.database.session(write=True) as session:
+                if self._update(session, lock_owner=self.owner, lock_expires_at=now + timedelta(seconds=self.ttl)) != 1:
+                    raise NotFoundError(f"no conversation {self.conversation_id}")
+        except BaseException:
+            self._advisory.release(self.conversation_id, conn)
+            raise
+        self._advisory_conn = conn
+        self._held = True
+        self.renewed_at = time.monotonic()
 
     def _acquire_row(self, deadline: float) -> None:
         delay = 0.005
@@ -158,11 +202,7 @@ class ConversationLock:
             if holder is None:
                 break
             if time.monotonic() >= deadline:
-                host, _, rest = holder.partition(":")
-                raise ConversationBusyError(
-                    f"conversation {self.conversation_id} is busy: another process ({host}, "
-                    f"pid {rest.partition(':')[0]}) is running a block or turn on it"
-                )
+                raise self._busy(holder)
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
         self._held = True
@@ -179,15 +219,34 @@ class ConversationLock:
         except Exception:
             pass
 
+    def confirm(self, session: Any) -> None:
+        """In a write transaction: check this lock still owns the conversation, and touch it.
+
+        Raises ConversationBusyError (and so rolls the transaction back) when
+        another process has taken the conversation over meanwhile.
+        """
+        if self._update(session, Conversation.lock_owner == self.owner, updated_at=utcnow()) != 1:
+            raise ConversationBusyError(
+                f"conversation {self.conversation_id}: this process lost its lock (database restarted "
+                "or lease expired) and another took the conversation over; the block's results were not stored"
+            )
+
     def release(self) -> None:
         if not self._held:
             return
         _heartbeat.discard(self)
         self._held = False
+        conn, self._advisory_conn = self._advisory_conn, None
         try:
             with self.database.session(write=True) as session:
                 self._update(session, Conversation.lock_owner == self.owner, lock_owner=None, lock_expires_at=None)
+        except Exception:
+            if conn is None:
+                raise
+            # PostgreSQL: the advisory lock below is what counts; a stale row claim is overwritten.
         finally:
+            if conn is not None and self._advisory is not None:
+                self._advisory.release(self.conversation_id, conn)
             self._local.release()
 
     def __enter__(self) -> ConversationLock:

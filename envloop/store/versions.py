@@ -23,6 +23,7 @@ from typing import Any, TypedDict
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from envloop.store.db import insert_missing
 from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion, ProvenanceEdge
 
 __all__ = [
@@ -76,8 +77,7 @@ def put_blobs(session: Session, payloads: Iterable[bytes]) -> list[str]:
     if by_digest:
         have = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(by_digest)))))
         missing = [{"sha256": d, "size": len(b), "data": b} for d, b in by_digest.items() if d not in have]
-        if missing:
-            session.execute(insert(Blob), missing)
+        insert_missing(session, Blob, missing, "sha256")  # another writer may store the same bytes now
     return list(by_digest)
 
 
