@@ -120,11 +120,11 @@ _RAW_FRAMES = {
 @pytest.mark.parametrize("limit", ["output", "crash"], ids=["flood-stopped-at-header", "garbage"])
 def test_worker_breaking_the_protocol_is_replaced(sandbox: Sandbox, limit: str) -> None:
     result = sandbox._debug_exec(textwrap.dedent(f"""
-        import os, stat, struct
+        import os, socket, struct
         for fd in range(3, 64):
             try:
-                if stat.S_ISSOCK(os.fstat(fd).st_mode):
-                    os.write(fd, {_RAW_FRAMES[limit]})
+                socket.socket(fileno=fd).detach()  # a socket (fstat is refused once ready)
+                os.write(fd, {_RAW_FRAMES[limit]})
             except OSError:
                 pass
         while True:

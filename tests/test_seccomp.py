@@ -138,11 +138,12 @@ def test_cannot_trace_or_signal_other_processes(sandbox: Sandbox) -> None:
         print("kill", attempt(lambda: os.kill({host}, 0)), attempt(lambda: os.kill(os.getppid(), 0)))
         print("prlimit", attempt(lambda: resource.prlimit({host}, resource.RLIMIT_NOFILE, (1, 1))))
         print("raise", attempt(lambda: resource.setrlimit(resource.RLIMIT_AS, (-1, -1))))
-        import fcntl, stat
+        import fcntl, socket
         F_SETOWN, F_SETSIG = 8, 10  # with O_ASYNC: signal the host on socket activity
-        def is_socket(fd):
+        def is_socket(fd):  # not fstat: the ready filter refuses every stat
             try:
-                return stat.S_ISSOCK(os.fstat(fd).st_mode)
+                socket.socket(fileno=fd).detach()
+                return True
             except OSError:
                 return False
         mine = next(fd for fd in range(3, 64) if is_socket(fd))
@@ -151,3 +152,36 @@ def test_cannot_trace_or_signal_other_processes(sandbox: Sandbox) -> None:
     """)
     assert out.splitlines() == ["ptrace -1 EPERM", "kill EPERM EPERM", "prlimit EPERM", "raise EPERM",
                                 "sigio EPERM EPERM"]
+
+
+def test_no_stat_of_host_paths_and_no_chdir_once_ready(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Issue 13: an escaped block learnt which host files exist (and their sizes) through stat."""
+    secret = tmp_path / "secret.db"
+    secret.write_bytes(b"x" * 1234)
+    out = _raw(sandbox, f"""
+        import os
+        print(attempt(lambda: os.stat({str(secret)!r})), attempt(lambda: os.lstat('/etc/passwd')),
+              attempt(lambda: os.path.exists('/etc/passwd') or os.stat('/etc/passwd')),
+              attempt(lambda: os.chdir('/')), attempt(lambda: os.listdir('/')),
+              attempt(lambda: os.readlink('/proc/self/exe')), attempt(lambda: os.access('/etc', os.R_OK) or
+                                                                       os.stat('/etc')))
+    """)
+    assert out.split() == ["EACCES"] * 4 + ["EACCES", "EACCES", "EACCES"], out
+
+
+def test_blocks_still_run_after_the_ready_filter(sandbox: Sandbox) -> None:
+    result = sandbox.run("import time, datetime\nt = time.localtime()\n"
+                         "print(t.tm_year > 2000, datetime.datetime.now().year > 2000, sorted({3, 1}))")
+    assert result.ok, result.error
+    assert result.stdout == "True True [1, 3]\n"
+
+
+def test_local_time_rules_survive_the_ready_filter() -> None:
+    """glibc re-stats /etc/localtime on each localtime(); the worker gets the rule as TZ instead."""
+    from envloop.sandbox.seccomp import posix_tz
+
+    berlin = Path("/usr/share/zoneinfo/Europe/Berlin")
+    if not berlin.exists():
+        pytest.skip("no zoneinfo database on this machine")
+    assert posix_tz(str(berlin)) == "CET-1CEST,M3.5.0,M10.5.0/3"
+    assert posix_tz("/nonexistent") is None

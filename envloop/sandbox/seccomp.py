@@ -98,6 +98,14 @@ _EACCES = (
 
 _ENOSYS = ("clone3", "openat2")
 
+#: Refused by the second filter, loaded once the worker has entered its workspace: with
+#: them a compromised worker could still probe the host's files (existence, size, owner,
+#: times) and move its working directory.  glibc's ``fstat`` is ``newfstatat`` with an
+#: empty path, so descriptor stats go too: a worker holds only its socket by then.
+_READY_EACCES = ("chdir", "fchdir", "stat", "lstat", "newfstatat", "statx", "fstatat64", "stat64",
+                 "lstat64", "readlink", "readlinkat", "access", "faccessat", "faccessat2",
+                 "statfs", "fstatfs", "getxattr", "lgetxattr", "listxattr", "llistxattr")
+
 
 class SeccompUnavailable(RuntimeError):
     """libseccomp or the kernel's seccomp support is missing."""
@@ -116,7 +124,13 @@ def build_program() -> Program:
     try:
         flt = sc.SyscallFilter(sc.ERRNO(errno.EPERM))
         _add_rules(sc, flt)
-        return Program(_export(flt))
+        program = Program(_export(flt))
+        ready = sc.SyscallFilter(sc.ALLOW)
+        for name in _READY_EACCES:
+            _rule(sc, ready, sc.ERRNO(errno.EACCES), name)
+        program.ready = Program(_export(ready), needs_pid=False)
+        program.tz = posix_tz()
+        return program
     except (OSError, RuntimeError, ValueError) as exc:
         raise SeccompUnavailable(f"could not build the seccomp filter ({exc})") from None
 
@@ -133,6 +147,9 @@ def _add_rules(sc: Any, flt: Any) -> None:
     _rule(sc, flt, sc.ALLOW, "tgkill", sc.Arg(0, sc.EQ, PID_PLACEHOLDER))
     _rule(sc, flt, sc.ALLOW, "prlimit64", sc.Arg(2, sc.EQ, 0))
     _rule(sc, flt, sc.ALLOW, "prlimit64", sc.Arg(0, sc.EQ, 0))
+    # stacking a further filter only ever narrows what is allowed (see Program.load_ready)
+    _rule(sc, flt, sc.ALLOW, "prctl", sc.Arg(0, sc.EQ, _PR_SET_NO_NEW_PRIVS))
+    _rule(sc, flt, sc.ALLOW, "prctl", sc.Arg(0, sc.EQ, _PR_SET_SECCOMP))
     for command in _FCNTLS:
         _rule(sc, flt, sc.ALLOW, "fcntl", sc.Arg(1, sc.EQ, command))
     for request in _IOCTLS:
@@ -174,16 +191,19 @@ class Program:
     makes two ``prctl`` calls.
     """
 
-    def __init__(self, code: bytes) -> None:
+    def __init__(self, code: bytes, *, needs_pid: bool = True) -> None:
         self._buffer = ctypes.create_string_buffer(code, len(code))
         self._fprog = _SockFprog(len(code) // _INSN.size, ctypes.addressof(self._buffer))
         self._pid_slots = tuple(
             offset for offset in range(0, len(code), _INSN.size)
             if _INSN.unpack_from(code, offset)[3] == PID_PLACEHOLDER
         )
-        if not self._pid_slots:
+        if needs_pid and not self._pid_slots:
             raise SeccompUnavailable("the compiled filter lost its pid placeholder")
         self._prctl = load_prctl()
+        #: The second filter, stacked by :meth:`load_ready` once the worker is in its workspace.
+        self.ready: Program | None = None
+        self.tz: str | None = None
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -204,6 +224,38 @@ class Program:
             raise SeccompUnavailable(f"PR_SET_NO_NEW_PRIVS failed: {os.strerror(ctypes.get_errno())}")
         if prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(self._fprog), 0, 0) != 0:
             raise SeccompUnavailable(f"seccomp filter refused: {os.strerror(ctypes.get_errno())}")
+
+
+    def load_ready(self) -> None:
+        """Stack the "ready" filter (no more ``chdir``, no stat of any path); irreversible.
+
+        Local time keeps working: the zone's rules go into ``TZ`` as a POSIX string
+        first (see :func:`posix_tz`), since glibc re-stats ``/etc/localtime`` on every
+        ``localtime()`` and falls back to UTC when it cannot.
+        """
+        if self.ready is None:
+            return
+        if "TZ" not in os.environ and self.tz:
+            os.environ["TZ"] = self.tz
+            import time
+
+            time.tzset()
+        self.ready.load(0)
+
+
+def posix_tz(path: str = "/etc/localtime") -> str | None:
+    """The POSIX TZ rule at the end of a TZif v2+ file (``CET-1CEST,M3.5.0,M10.5.0/3``), if any."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(file.tell() - 256, 0))
+            tail = file.read()
+    except OSError:
+        return None
+    lines = tail.rstrip(b"\n").rsplit(b"\n", 1)
+    if len(lines) != 2 or not lines[1] or not lines[1].isascii():
+        return None
+    return lines[1].decode("ascii")
 
 
 def load_prctl() -> Any:
