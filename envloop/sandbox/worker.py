@@ -86,6 +86,11 @@ def child_main(sock: socket.socket, program: Program | None, seccomp_error: str 
         rehearse()
         reader = protocol.FrameReader(sock)
         settings = _await_init(sock, reader, seccomp_error)
+        if program is not None and seccomp_error is None:
+            try:
+                program.load_ready()  # in its workspace now: no more chdir, no stat of host paths
+            except SeccompUnavailable:
+                pass  # the first filter holds; the host already learnt whether seccomp works
         _serve(sock, reader, settings)
     except MemoryError:
         status = EXIT_MEMORY
