@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from envloop import timeline
 from envloop.engine import Event, Turn, TurnResult
 from envloop.environment import BlockOutcome, Environment
+from envloop.errors import NotFoundError
 from envloop.records import ConversationInfo, Records, conversation_info
 from envloop.store.db import Database, default_db_path, open_database
 from envloop.store.models import Conversation, Query, utcnow
@@ -270,10 +271,28 @@ class Envloop(Records):
         return self._rewrite(conversation_id, timeline.rollback, name, version)
 
     def undo(self, conversation_id: int | None = None) -> timeline.TimelineChange:
+        """Undo the newest changing turn not undone yet; repeat to walk further back."""
         return self._rewrite(conversation_id, timeline.undo)
 
+    def redo(self, conversation_id: int | None = None) -> timeline.TimelineChange:
+        """Re-apply the turn the latest undo took back."""
+        return self._rewrite(conversation_id, timeline.redo)
+
+    def use(self, conversation_id: int) -> ConversationInfo:
+        """Make ``conversation_id`` the current one (the default of every command): mark it active now."""
+        with self.database.session(write=True) as session:
+            conv = session.get(Conversation, conversation_id)
+            if conv is None:
+                raise NotFoundError(f"no conversation {conversation_id}")
+            conv.updated_at = utcnow()
+            turns = session.scalar(select(func.count(Query.id)).where(Query.conversation_id == conversation_id))
+            return conversation_info(conv, turns or 0)
+
     def fork(self, conversation_id: int | None = None, at: int | None = None) -> timeline.TimelineChange:
-        return self._rewrite(conversation_id, timeline.fork, at)
+        """A new conversation from this one's state after turn ``at``; it becomes the current one."""
+        change = self._rewrite(conversation_id, timeline.fork, at)
+        self.use(change.conversation_id)
+        return change
 
     def __enter__(self) -> Envloop:
         return self

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from envloop import timeline
 from envloop.errors import NotFoundError
 from envloop.store import history as store_history
 from envloop.store.db import Database
@@ -97,6 +98,12 @@ class Records:
         cid = self.resolve(conversation_id)
         with self.database.session() as session:
             return store_history.history(session, cid, name)
+
+    def log(self, conversation_id: int | None = None) -> list[timeline.LogEntry]:
+        """The conversation's turns and timeline operations (undo, redo, rollback, fork), oldest first."""
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            return timeline.log(session, cid)
 
     def why(self, name: str, conversation_id: int | None = None) -> list[store_history.VersionInfo]:
         cid = self.resolve(conversation_id)

@@ -98,7 +98,7 @@ def test_rollback_writes_a_new_version_and_updates_the_namespace(env_cli) -> Non
     assert history[3]["rolled_back_from"] == "x v1"
 
 
-def test_undo_reverts_the_last_turn_and_can_itself_be_undone(env_cli) -> None:
+def test_undo_reverts_the_last_turn_and_redo_brings_it_back(env_cli) -> None:
     env_cli("run", "--new", "xs = [1]")
     env_cli("run", "xs.append(2)\nfresh = 'new'")
     done = env_cli("undo")
@@ -106,7 +106,7 @@ def test_undo_reverts_the_last_turn_and_can_itself_be_undone(env_cli) -> None:
     # This check binds no name, so it is no turn to undo.
     state = env_cli("run", "--json", "print(xs)\ntry:\n    fresh\nexcept NameError:\n    print('no fresh')")
     assert state["stdout"] == "[1]\nno fresh\n"
-    env_cli("undo")  # undo the undo
+    env_cli("redo")
     assert env_cli("run", "--json", "(xs, fresh)")["result"] == "([1, 2], 'new')"
 
 
@@ -115,8 +115,9 @@ def test_fork_copies_the_state_after_a_turn_with_provenance(env_cli, run_cli) ->
     env_cli("run", "a = 2\nb = 3")
     parent = env_cli("conversations", "--json")[0]["id"]
     done = env_cli("fork", "--at", "1")
-    child = int(done.stdout.rsplit("new conversation ", 1)[1].split()[0])
-    assert child != parent
+    child = int(done.stdout.split(": conversation ", 1)[1].split()[0])
+    assert child != parent and f"envloop use {parent}" in done.stdout
+    assert env_cli("conversations", "--json")[0]["id"] == child  # the fork is the current conversation
     state = env_cli("run", "--json", "--conversation", str(child),
                     "try:\n    b\n    has = True\nexcept NameError:\n    has = False\n(a, has)")
     assert state["result"] == "(1, False)"

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
@@ -128,13 +128,31 @@ def _rollback(chat: ChatApp, args: list[str]) -> None:
     chat.view.print(Text(chat.view.safe(change.note), style="cyan"))
 
 
-@command("/undo", "undo the last turn or ! run that changed names")
-def _undo(chat: ChatApp, args: list[str]) -> None:
-    _want(args, 0, 0)
-    change = chat.app.undo(chat.require_conversation())
+def _print_change(chat: ChatApp, change: Any) -> None:
     chat.view.print(Text(chat.view.safe(change.note), style="cyan"))
     for name, version, kind in change.changed:
         chat.view.print(chat.view.change_line(name, version, kind))
+
+
+@command("/undo", "undo the newest turn or ! run that changed names (repeat to go further back)")
+def _undo(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    _print_change(chat, chat.app.undo(chat.require_conversation()))
+
+
+@command("/redo", "bring back what the latest /undo took back")
+def _redo(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    _print_change(chat, chat.app.redo(chat.require_conversation()))
+
+
+@command("/log", "the turns and timeline operations (undo, redo, rollback) of this conversation")
+def _log(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 0)
+    for e in chat.app.log(chat.require_conversation())[-40:]:
+        text = (e.text or "").splitlines()[0][:60] if e.text else ""
+        line = f"{e.turn:>4}  {e.kind:<8} {e.status:<12} {e.changed:>3} changed  {text}"
+        chat.view.print(Text(chat.view.safe(line), style="dim" if e.undone else ""))
 
 
 @command("/fork [TURN]", "continue in a copy of this conversation (as of TURN)")

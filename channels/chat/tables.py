@@ -125,9 +125,14 @@ def history_view(versions: Sequence[Any], view: View) -> RenderableType:
         head = Text(head.plain.split("\n", 1)[0], style="bold")
         head.append(f"  {when}", style="dim")
         parts.append(head)
+        code = info.statement if info.author != "system" else None
         if info.source and info.kind in ("function", "class", "import"):
             parts.append(view.code(info.source, indent=4))
-        elif info.preview:
+        elif code:
+            parts.append(view.code(code, indent=4))
+        if info.kind == "value" and info.preview:
+            parts.append(Text("    = " + _first_line(info.preview, 300)))
+        elif info.preview and not info.source and not code:
             parts.append(Text("    " + _first_line(info.preview, 300)))
         if info.reads:
             parts.append(Text(f"    read: {', '.join(info.reads)}", style="dim"))

@@ -72,17 +72,24 @@ def vars_(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None:
 
 
 def _print_version(info, indent: str = "") -> None:
+    """A version as people read it: who made it when, the code that made it, its value, what it read."""
     when = info.created_at.strftime("%Y-%m-%d %H:%M:%S")
     where = f"turn {info.turn}" if info.turn is not None else "no turn"
     head = f"{indent}{info.name} v{info.version} [{info.kind}] {when} {where} by {info.author or '?'}"
     click.echo(head + (f"  (= {info.rolled_back_from})" if info.rolled_back_from else ""))
-    body = info.source or info.preview or ""
-    for line in body.splitlines()[:8]:
-        click.echo(f"{indent}    {line}")
+    code = info.statement if info.author != "system" else None
+    if code:
+        click.echo(f"{indent}  code:")
+        for line in code.splitlines()[:12]:
+            click.echo(f"{indent}    {line}")
+    if info.kind == "value" or not code:
+        preview = info.preview or info.source or ""
+        first, *rest = preview.splitlines() or [""]
+        click.echo(f"{indent}  value: {first}" + (" …" if rest else ""))
     if info.lost_reason:
-        click.echo(f"{indent}    LOST: {info.lost_reason}")
+        click.echo(f"{indent}  LOST: {info.lost_reason}")
     if info.reads:
-        click.echo(f"{indent}    read: {', '.join(info.reads)}")
+        click.echo(f"{indent}  read: {', '.join(info.reads)}")
 
 
 @cli.command("history")
@@ -91,7 +98,7 @@ def _print_version(info, indent: str = "") -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @pass_app
 def history(ctx: AppContext, name: str, conversation_id: int | None, as_json: bool) -> None:
-    """Every version of NAME with its source or preview and provenance."""
+    """Every version of NAME: the code that made it, its value, what it read, turn and author."""
     versions = ctx.app().history(name, conversation_id)
     if as_json:
         print_json([v.to_json() for v in versions])
@@ -128,15 +135,49 @@ def rollback(ctx: AppContext, name: str, version: int, conversation_id: int | No
     click.echo(change.note)
 
 
+def _print_change(change) -> None:
+    click.echo(change.note)
+    for name, version, kind in change.changed:
+        click.echo(f"  {name} v{version}" + (" (deleted)" if kind == "deleted" else ""))
+
+
 @cli.command("undo")
 @_conversation
 @pass_app
 def undo(ctx: AppContext, conversation_id: int | None) -> None:
-    """Roll back every name the last turn or run changed (names it created are deleted). Undoable."""
-    change = ctx.app().undo(conversation_id)
-    click.echo(change.note)
-    for name, version, kind in change.changed:
-        click.echo(f"  {name} v{version}" + (" (deleted)" if kind == "deleted" else ""))
+    """Undo the newest turn or run that changed names; repeat to go further back, `redo` to come forward.
+
+    Each name it changed gets a new version equal to its state before (names it
+    created are deleted). Nothing is removed from the history.
+    """
+    _print_change(ctx.app().undo(conversation_id))
+
+
+@cli.command("redo")
+@_conversation
+@pass_app
+def redo(ctx: AppContext, conversation_id: int | None) -> None:
+    """Bring back the turn the latest undo took back (repeat for earlier undos)."""
+    _print_change(ctx.app().redo(conversation_id))
+
+
+@cli.command("log")
+@_conversation
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_app
+def log(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None:
+    """The conversation's turns and timeline operations (undo, redo, rollback, fork), oldest first."""
+    entries = ctx.app().log(conversation_id)
+    if as_json:
+        print_json([{**vars(e), "created_at": e.created_at.isoformat()} for e in entries])
+        return
+    if not entries:
+        click.echo("No turns yet.")
+    for e in entries:
+        when = e.created_at.strftime("%Y-%m-%d %H:%M")
+        text = (e.text or "").splitlines()[0][:70] if e.text else ""
+        mark = "  (undone)" if e.undone else ""
+        click.echo(f"{e.turn:>4}  {when}  {e.kind:<8} {e.status:<16} {e.changed:>3} changed  {text}{mark}")
 
 
 @cli.command("fork")
@@ -144,9 +185,22 @@ def undo(ctx: AppContext, conversation_id: int | None) -> None:
 @click.option("--at", "at", type=int, metavar="TURN", help="Fork after this turn (default: the latest).")
 @pass_app
 def fork(ctx: AppContext, conversation_id: int | None, at: int | None) -> None:
-    """Start a new conversation whose state is this one's after TURN."""
-    change = ctx.app().fork(conversation_id, at)
-    click.echo(f"{change.note}: new conversation {change.conversation_id} ({len(change.changed)} names)")
+    """Start a new conversation whose state is this one's after TURN; it becomes the current one."""
+    app = ctx.app()
+    parent = app.resolve(conversation_id)
+    change = app.fork(parent, at)
+    click.echo(f"{change.note}: conversation {change.conversation_id} ({len(change.changed)} names) "
+               f"is now the current one")
+    click.echo(f"back to the parent: envloop use {parent}")
+
+
+@cli.command("use")
+@click.argument("conversation_id", type=int, metavar="ID")
+@pass_app
+def use(ctx: AppContext, conversation_id: int) -> None:
+    """Make conversation ID the current one (the default of every command)."""
+    info = ctx.app().use(conversation_id)
+    click.echo(f"conversation {info.id} is now the current one ({info.title or 'untitled'})")
 
 
 @cli.command("artifacts")

@@ -23,7 +23,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("why", "NAME", "where a value came from, back to the start"),
     ("history", "NAME", "every version of a name"),
     ("rollback", "NAME VERSION", "bring back an old version (as a new version)"),
-    ("undo", "", "roll back what the last turn changed"),
+    ("undo", "", "undo the newest turn that changed names (repeat to go further back)"),
+    ("redo", "", "bring back what the latest /undo took back"),
     ("cost", "", "turns, tokens, time and cost of this conversation"),
     ("help", "", "what this bot does and its commands"),
 ]
@@ -98,7 +99,14 @@ def _rollback(app: Envloop, cid: int, args: list[str]) -> list[str]:
 
 
 def _undo(app: Envloop, cid: int, args: list[str]) -> list[str]:
-    change = app.undo(cid)
+    return _change_lines(app.undo(cid))
+
+
+def _redo(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    return _change_lines(app.redo(cid))
+
+
+def _change_lines(change: Any) -> list[str]:
     lines = [change.note] + [f"  {n} v{v}" + (" (deleted)" if k == "deleted" else "") for n, v, k in change.changed]
     return [escape("\n".join(lines))]
 
@@ -118,7 +126,7 @@ def _cost(app: Envloop, cid: int, args: list[str]) -> list[str]:
 
 
 _HANDLERS: dict[str, Callable[[Envloop, int, list[str]], list[str]]] = {
-    "vars": _vars, "history": _history, "why": _why, "rollback": _rollback, "undo": _undo, "cost": _cost,
+    "vars": _vars, "history": _history, "why": _why, "rollback": _rollback, "undo": _undo, "redo": _redo, "cost": _cost,
 }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from envloop.errors import NotFoundError
+from envloop.making import making_statements
 from envloop.store.models import (
     ArtifactVersion,
     Block,
@@ -69,6 +70,7 @@ class VersionInfo:
     conversation_id: int
     reads: list[str] = field(default_factory=list)  # "name vN" of what its block read
     depth: int = 0
+    statement: str | None = None  # the lines of its block that wrote this name (envloop.making)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -138,6 +140,7 @@ def _info(session: Session, row: DefinitionVersion, depth: int = 0) -> VersionIn
         conversation_id=row.conversation_id,
         reads=[f"{n} v{v}" for n, v in _reads(session, row.id)],
         depth=depth,
+        statement=making_statements(block.source, row.name) if block is not None else None,
     )
 
 
