@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from envloop.errors import SandboxError
-from envloop.sandbox import protocol
+from envloop.sandbox import protocol, wire_schema
 from envloop.sandbox.results import RunResult, to_result
 from envloop.sandbox.template import TemplateClient, TemplateError, shared_template
 from envloop.sandbox.worker import EXIT_MEMORY
@@ -208,8 +208,8 @@ class Sandbox:
                       started: float, seconds: float) -> RunResult:
         """The receive loop of one block."""
         try:
-            worker.sock.sendall(protocol.encode(message))
-        except OSError:
+            protocol.send_before(worker.sock, protocol.encode(message), deadline)
+        except (OSError, protocol.WriteTimeout):
             return self._replace(worker, None, started)
         while True:
             now = time.monotonic()
@@ -226,6 +226,11 @@ class Sandbox:
                 return self._replace(worker, "output", started)
             except protocol.ProtocolError:  # end of file or garbage: it died or broke
                 return self._replace(worker, None, started)
+            try:
+                wire_schema.check_frame(frame)
+            except wire_schema.InvalidFrame as exc:
+                logger.warning("sandbox worker %d sent an invalid frame: %s", worker.pid, exc)
+                return self._replace(worker, "invalid", started)
             op = frame.get("op")
             if op == "result":
                 try:
@@ -233,13 +238,16 @@ class Sandbox:
                 except (TypeError, ValueError):
                     return self._replace(worker, "crash", started)
             if op == "call":
-                self._answer_call(worker, frame)
+                try:
+                    self._answer_call(worker, frame, deadline)
+                except protocol.WriteTimeout:  # it floods calls and reads no replies
+                    return self._replace(worker, "timeout", started, seconds)
             elif op == "ready":
                 self._note_ready(worker, frame)
             else:
                 return self._replace(worker, "crash", started)
 
-    def _answer_call(self, worker: _Worker, frame: dict[str, Any]) -> None:
+    def _answer_call(self, worker: _Worker, frame: dict[str, Any], deadline: float) -> None:
         """Run ``on_call`` for the worker and send back its value or error."""
         fn, args, kwargs = frame.get("fn"), frame.get("args"), frame.get("kwargs")
         reply: dict[str, Any] = {"op": "reply", "id": frame.get("id")}
@@ -258,7 +266,7 @@ class Sandbox:
             data = protocol.encode({"op": "reply", "id": frame.get("id"), "error": {
                 "type": "TypeError", "message": f"{fn!r} returned a value that is not plain data"}})
         try:
-            worker.sock.sendall(data)
+            protocol.send_before(worker.sock, data, deadline + self._paused)
         except OSError:
             pass  # the next read reports the worker's death
 
@@ -293,6 +301,12 @@ class Sandbox:
                 frame = worker.reader.read(time.monotonic() + 30.0)
             except (protocol.ProtocolError, protocol.ReadTimeout) as exc:
                 raise SandboxError(f"the sandbox worker did not start ({type(exc).__name__})") from None
+            try:
+                wire_schema.check_frame(frame)
+                if frame.get("op") != "ready":
+                    raise wire_schema.InvalidFrame("expected the worker's ready frame")
+            except wire_schema.InvalidFrame as exc:
+                raise SandboxError(f"the sandbox worker did not start ({exc})") from None
             self._note_ready(worker, frame)
         assert worker.ready is not None
         return worker.ready
@@ -383,7 +397,8 @@ def _describe(what: str | None, code: int | None, seconds: float,
     if code == -signal.SIGXCPU:
         return "timeout", {"type": "TimeoutError", "line": None,
                            "message": f"the block used up its CPU time; {lost}"}
-    how = "broke the protocol" if what == "crash" else _exit_text(code)
+    how = {"crash": "broke the protocol", "invalid": "sent a frame outside the protocol's schema"}.get(
+        what or "", None) or _exit_text(code)
     return "crash", {"type": "WorkerCrashed", "line": None,
                      "message": f"the worker {how}; {lost}"}
 

@@ -31,7 +31,9 @@ __all__ = [
     "ProtocolError",
     "ReadTimeout",
     "encode",
+    "send_before",
     "send_frame",
+    "WriteTimeout",
 ]
 
 #: The cap a reader applies when none is given (the worker reading the host).
@@ -68,6 +70,30 @@ def encode(message: dict[str, Any]) -> bytes:
 def send_frame(sock: socket.socket, message: dict[str, Any]) -> None:
     """Send one message; a single ``sendall`` keeps it to one syscall when small."""
     sock.sendall(encode(message))
+
+
+class WriteTimeout(Exception):
+    """The peer did not take the bytes before the deadline (it stopped reading)."""
+
+
+def send_before(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """``sendall`` that gives up at ``deadline`` (a ``time.monotonic()`` instant).
+
+    A worker that floods the pipe with frames and never reads its replies
+    would otherwise block the host in ``sendall`` for ever, past every deadline.
+    """
+    view = memoryview(data)
+    poll = select.poll()
+    poll.register(sock, select.POLLOUT)
+    while view:
+        try:
+            view = view[sock.send(view, socket.MSG_DONTWAIT):]
+            continue
+        except (BlockingIOError, InterruptedError):
+            pass
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poll.poll(remaining * 1000.0 + 0.5):
+            raise WriteTimeout("the worker stopped reading")
 
 
 class FrameReader:
@@ -113,7 +139,7 @@ class FrameReader:
         """Parse one frame body; anything but a JSON object is a :class:`ProtocolError`."""
         try:
             message = _decode(body.decode("ascii"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # too deep: a hostile frame
             raise ProtocolError(f"undecodable frame: {type(exc).__name__}") from None
         if type(message) is not dict:
             raise ProtocolError("a frame must hold a JSON object")
