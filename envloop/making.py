@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["making_statements"]
+__all__ = ["making_statements", "writes_name"]
 
 _MAX_LINES = 40
 
@@ -27,7 +27,7 @@ def making_statements(block_source: str | None, name: str) -> str | None:
     except SyntaxError:
         return _cap(block_source)
     lines = block_source.splitlines()
-    picked = [stmt for stmt in tree.body if _writes(stmt, name)]
+    picked = [stmt for stmt in tree.body if writes_name(stmt, name)]
     if not picked:
         return _cap(block_source)
     return _cap("\n".join(_segment(lines, stmt) for stmt in picked))
@@ -45,7 +45,8 @@ def _cap(text: str) -> str:
     return "\n".join([*kept[:_MAX_LINES], f"# … {len(kept) - _MAX_LINES} more lines"])
 
 
-def _writes(stmt: ast.stmt, name: str) -> bool:
+def writes_name(stmt: ast.stmt, name: str) -> bool:
+    """Does this top-level statement bind, rebind, mutate or delete ``name``?"""
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return stmt.name == name
     if isinstance(stmt, ast.Import | ast.ImportFrom):

@@ -1,0 +1,137 @@
+"""Statement-level provenance: which versions each name a block wrote was computed from.
+
+A block is a list of top-level statements; a name it wrote was made by some of
+them (``making.py`` finds which). The version's reads are what *those*
+statements read, not what the whole block read:
+
+* ``c = a + 1; d = b + 1`` — ``c`` read ``a`` only;
+* ``rate = 0.5; total = f(100)`` — ``total`` read ``f`` and, through ``f``'s
+  body, ``rate``: the global reads of the conversation's own functions and
+  classes a statement uses count as reads of that statement, transitively;
+* that ``rate`` is the version the block itself just wrote (``"new"``), not
+  the one before the block (``"old"``): a read after an earlier statement of
+  the same block wrote the name sees the new value.
+
+The analysis is over the source (nothing runs) and errs towards listing a
+read: a function named in a statement is taken as called. Definition-time
+reads of a ``def`` are its decorators and defaults; its body's reads belong to
+the statements that call it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from envloop.making import writes_name
+from envloop.sandbox.names import analyse_names
+
+__all__ = ["Seen", "version_reads"]
+
+Seen = Literal["old", "new"]
+
+
+def version_reads(
+    block_source: str, written: Iterable[str], function_sources: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Seen]]:
+    """For each written name: ``{read name: "old" | "new"}`` of the statements that made it.
+
+    ``function_sources`` holds the source of the conversation's functions and
+    classes defined before this block (name -> ``def``/``class`` source), so a
+    call into them counts their global reads. Names the block defines itself
+    are found in the block.
+    """
+    try:
+        body = ast.parse(block_source).body
+    except SyntaxError:
+        return {name: {} for name in written}
+    bodies = _Bodies(function_sources or {})
+    direct = [_statement_loads(stmt) for stmt in body]
+    first_write: dict[str, int] = {}
+    reads_per_statement: list[set[str]] = []
+    for index, stmt in enumerate(body):
+        reads_per_statement.append(bodies.closure(direct[index]))
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bodies.define(stmt.name, stmt)
+        for name in analyse_names(ast.Module(body=[stmt], type_ignores=[])).bound:
+            first_write.setdefault(name, index)
+    result: dict[str, dict[str, Seen]] = {}
+    for name in written:
+        making = [i for i, stmt in enumerate(body) if writes_name(stmt, name)]
+        if not making:  # changed through a function: every statement that could have done it
+            making = [i for i, reads in enumerate(reads_per_statement) if reads]
+        seen: dict[str, Seen] = {}
+        for index in making:
+            for read in sorted(reads_per_statement[index]):
+                new = first_write.get(read, len(body)) < index
+                seen[read] = "new" if new or seen.get(read) == "new" else "old"
+        result[name] = seen
+    return result
+
+
+def _loads(nodes: Iterable[ast.AST]) -> set[str]:
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.expr):
+            node = ast.Expr(value=node)
+        if isinstance(node, ast.stmt):
+            found |= analyse_names(ast.Module(body=[node], type_ignores=[])).loaded
+    return found
+
+
+def _definition_time(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.AST]:
+    args = node.args
+    parts: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+    if not isinstance(node, ast.Lambda):
+        parts += node.decorator_list
+    return parts
+
+
+def _statement_loads(stmt: ast.stmt) -> set[str]:
+    """Global names a top-level statement reads when it runs (a def's body is not run by it)."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        return _loads(_definition_time(stmt))
+    if isinstance(stmt, ast.ClassDef):
+        runs_now = [s for s in stmt.body if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+        methods = [s for s in stmt.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+        parts: list[ast.AST] = [*stmt.bases, *(k.value for k in stmt.keywords), *stmt.decorator_list, *runs_now]
+        return _loads(parts) | _loads(p for m in methods for p in _definition_time(m))
+    if isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, ast.Lambda):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        return _loads([*_definition_time(stmt.value), *(t for t in targets if not isinstance(t, ast.Name))])
+    return _loads([stmt])
+
+
+class _Bodies:
+    """Global reads of the conversation's functions and classes, followed transitively."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self.sources = dict(sources)
+        self.parsed: dict[str, set[str]] = {}
+
+    def define(self, name: str, node: ast.stmt) -> None:
+        self.parsed[name] = analyse_names(ast.Module(body=[node], type_ignores=[])).loaded - {name}
+
+    def _body_reads(self, name: str) -> set[str] | None:
+        if name not in self.parsed:
+            source = self.sources.get(name)
+            if source is None:
+                return None
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return None
+            self.parsed[name] = analyse_names(tree).loaded - {name}
+        return self.parsed[name]
+
+    def closure(self, names: set[str]) -> set[str]:
+        found = set(names)
+        todo = list(names)
+        while todo:
+            reads = self._body_reads(todo.pop())
+            for read in reads or ():
+                if read not in found:
+                    found.add(read)
+                    todo.append(read)
+        return found
