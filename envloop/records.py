@@ -8,16 +8,28 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from envloop import timeline
 from envloop.errors import NotFoundError
 from envloop.store import history as store_history
 from envloop.store.db import Database
-from envloop.store.models import ArtifactVersion, Blob, Conversation, Iteration, Query
-from envloop.store.versions import latest_artifacts, version_counts
+from envloop.store.models import (
+    ArtifactVersion,
+    Blob,
+    Conversation,
+    DefinitionVersion,
+    Iteration,
+    ProvenanceEdge,
+    Query,
+)
+from envloop.store.versions import latest_artifacts, latest_versions, version_counts
+
+if TYPE_CHECKING:
+    from envloop.export import ConversationView
 
 __all__ = ["ConversationInfo", "Records", "conversation_info"]
 
@@ -105,10 +117,48 @@ class Records:
         with self.database.session() as session:
             return timeline.log(session, cid)
 
-    def why(self, name: str, conversation_id: int | None = None) -> list[store_history.VersionInfo]:
+    def why(self, name: str, conversation_id: int | None = None,
+            version: int | None = None) -> list[store_history.VersionInfo]:
+        """The provenance chain of ``name``'s given (default: newest) version."""
         cid = self.resolve(conversation_id)
         with self.database.session() as session:
-            return store_history.why(session, cid, name)
+            return store_history.why(session, cid, name, version)
+
+    def stale(self, conversation_id: int | None = None) -> dict[str, list[str]]:
+        """Names whose newest version was computed from a version of another name that has since changed.
+
+        ``{name: ["tax_rate v1 (now v2)", ...]}``: such a value may no longer
+        match its inputs (re-run what made it, or roll the input back).
+        """
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            newest = {row.name: row for row in latest_versions(session, cid)}
+            current = {row.id: name for name, row in newest.items() if row.kind != "deleted"}
+            writer, read = aliased(DefinitionVersion), aliased(DefinitionVersion)
+            rows = session.execute(
+                select(ProvenanceEdge.definition_version_id, read.name, read.version)
+                .join(writer, ProvenanceEdge.definition_version_id == writer.id)
+                .join(read, ProvenanceEdge.read_definition_version_id == read.id)
+                .where(writer.conversation_id == cid)
+                .order_by(read.name)
+            ).all()
+        stale: dict[str, list[str]] = {}
+        for version_id, read_name, read_version in rows:
+            name = current.get(version_id) if version_id is not None else None
+            if name is None or read_name == name or read_name not in newest:
+                continue
+            now = newest[read_name].version
+            if read_version < now:
+                stale.setdefault(name, []).append(f"{read_name} v{read_version} (now v{now})")
+        return stale
+
+    def transcript(self, conversation_id: int | None = None) -> ConversationView:
+        """The conversation's turns, iterations and blocks as plain views (one consistent read)."""
+        from envloop.export import load_conversation
+
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            return load_conversation(session, cid)
 
     def usage(self, conversation_id: int | None = None) -> dict[str, Any]:
         """Tokens, cost and time spent on a conversation's turns, and on its last turn."""
