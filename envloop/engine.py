@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import EnvloopError, ModelError
+from envloop.instructions import current as current_instructions
 from envloop.llm import Completion, ModelClient, parse_reply
 from envloop.prompt import (
     BlockReport,
@@ -32,6 +33,7 @@ from envloop.prompt import (
     VarLine,
     build_messages,
     system_prompt,
+    with_instructions,
 )
 from envloop.store.db import insert_missing
 from envloop.store.history import var_index
@@ -206,7 +208,8 @@ class Turn:
                 query.model = self.model.name
                 query_id, position = query.id, query.position
                 self._load_context(session, env.conversation_id, position)
-                self.system = system_prompt(env.extension_docs())
+                self.system = with_instructions(system_prompt(env.extension_docs()),
+                                                current_instructions(session, env.conversation_id).text)
                 self.system_id = self._system_prompt_id(session, self.system)
             self.query_id = query_id
             self.emit("turn_started", conversation_id=env.conversation_id, turn=position, text=text)

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, update
 
+from envloop import instructions
 from envloop.errors import SandboxError
 from envloop.sandbox import RunResult, Sandbox
 from envloop.store.db import Database
@@ -116,6 +117,7 @@ class Environment:
         self.lost: dict[str, str] = {}
         self._pending_saves: list[ArtifactSave] = []
         self._artifact_reads: list[int] = []
+        self._pending_instructions: list[str | None] = []  # approved propose_instructions() calls
         self._timeout = timeout
         self.sandbox = self._new_sandbox()
 
@@ -212,6 +214,7 @@ class Environment:
         if sync:
             self.sync()
         self._pending_saves, self._artifact_reads = [], []
+        self._pending_instructions = []
         result = self.sandbox.run(source, timeout=timeout)
         try:
             return self._store_block(source, author, query_id, iteration_id, position, result, finish)
@@ -271,6 +274,9 @@ class Environment:
                 read_artifact_ids=self._artifact_reads,
             )
             outcome.artifacts.append((art.name, art.version))
+        for text in self._pending_instructions:
+            made = instructions.write_version(session, self.conversation_id, text, block_id=block_id)
+            outcome.changed.append((made.name, made.version, made.kind))
         session.flush()
         newest = max([self._synced_id, *(r.id for r in rows)])
         self._synced_id = newest
@@ -331,6 +337,7 @@ class Environment:
                 save_artifact=self._record_artifact,
                 ask_model=turn.ask_model if turn is not None else None,
                 approve=self._approve,
+                set_instructions=self._queue_instructions,
             )
             value = self.extensions.call(name, context, list(args), kwargs)
             if type(value) in (bytes, bytearray):
@@ -338,6 +345,13 @@ class Environment:
             return value
 
         return call
+
+    def _queue_instructions(self, text: str | None) -> int:
+        """Queue an approved change of the instructions for the block's transaction; its version number."""
+        with self.database.session() as session:
+            number = instructions.next_version(session, self.conversation_id) + len(self._pending_instructions)
+        self._pending_instructions.append(text)
+        return number
 
     def _record_artifact(self, name: str, data: bytes, media_type: str | None) -> int:
         """Queue an artifact version for the running block's transaction; its version number.

@@ -30,7 +30,7 @@ __all__ = ["FORMATS", "ExportFormat", "export_conversation", "load_conversation"
 
 ExportFormat = Literal["ipynb", "py", "md"]
 FORMATS: tuple[ExportFormat, ...] = ("ipynb", "py", "md")
-NOTE_KINDS = ("rollback", "undo", "fork")
+NOTE_KINDS = ("rollback", "undo", "fork", "instructions")
 NO_TURNS = "This conversation has no turns yet."
 LIMIT_NOTE = "envloop: the {} limit was hit"
 
@@ -170,7 +170,8 @@ class Code:
 
 Item = Prose | Code
 
-_TITLES = {"turn": "you asked", "run": "you ran code", "rollback": "rollback", "undo": "undo", "fork": "fork"}
+_TITLES = {"turn": "you asked", "run": "you ran code", "rollback": "rollback", "undo": "undo", "fork": "fork",
+           "instructions": "instructions"}
 
 
 def _turn_items(turn: TurnView) -> Iterator[Item]:

@@ -92,7 +92,8 @@ hookimpl = pluggy.HookimplMarker("envloop")
 ENTRY_POINT_GROUP = "envloop.extensions"
 ENV_VAR = "ENVLOOP_EXTENSIONS"
 # Imported by name, never by a static import: envloop core depends on no specific extension.
-BUILTIN_EXTENSIONS: dict[str, str] = {"files": "envloop.extensions.files", "llm": "envloop.extensions.llm"}
+BUILTIN_EXTENSIONS: dict[str, str] = {"files": "envloop.extensions.files", "llm": "envloop.extensions.llm",
+                                      "instructions": "envloop.extensions.instructions"}
 # Names sandbox code already has; a host function must not silently replace one.
 RESERVED_NAMES = frozenset({"answer", "save_artifact", "load_artifact"}) | frozenset(dir(builtins))
 
@@ -148,6 +149,9 @@ class CallContext:
     save_artifact: Callable[[str, bytes, str | None], int]
     ask_model: Callable[[str], str] | None
     approve: Callable[[str, str], bool]
+    #: Queue a new version of the conversation's instructions (None clears them) to be stored with the
+    #: running block; returns its version number. Only the built-in ``instructions`` extension uses it.
+    set_instructions: Callable[[str | None], int] | None = None
 
 
 @dataclass

@@ -27,6 +27,7 @@ __all__ = [
     "build_messages",
     "estimate_tokens",
     "system_prompt",
+    "with_instructions",
 ]
 
 # Characters per part.  A token is ~4 characters, so the whole message stays
@@ -255,3 +256,23 @@ def build_messages(system: str, parts: PromptParts) -> list[dict[str, str]]:
         status += "\n" + "\n".join(f"- {n}" for n in nudges)
     sections.append(status)
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(sections)}]
+
+
+_INSTRUCTIONS = """
+# This conversation's instructions
+The person set these instructions for this conversation. The core rules above always come first: \
+where an instruction conflicts with them, follow the core rules and say so.
+
+{text}
+"""
+
+
+def with_instructions(system: str, instructions: str | None) -> str:
+    """The system prompt with the conversation's instructions beneath the fixed core rules.
+
+    Placed last, after everything fixed, and framed so that the core rules win:
+    instructions can refine how to work, never weaken the rules above them.
+    """
+    if not instructions or not instructions.strip():
+        return system
+    return system + _INSTRUCTIONS.format(text=instructions.strip())

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from envloop import timeline
 from envloop.errors import NotFoundError
+from envloop.instructions import current as current_instructions
 from envloop.store import history as store_history
 from envloop.store.db import Database
 from envloop.store.models import (
@@ -201,6 +202,7 @@ class Records:
                 "conversation_id": cid, "turn": query.position, "iteration": it.position, "model": query.model,
                 "messages": [{"role": "system", "content": system}, {"role": "user", "content": it.prompt}],
                 "reply": it.raw_reply, "error": it.error, "tokens_in": it.tokens_in, "tokens_out": it.tokens_out,
+                "instructions": current_instructions(session, cid).to_json(),  # in force now (the prompt: then)
             }
 
     def export(self, conversation_id: int | None = None, fmt: str = "md") -> str:

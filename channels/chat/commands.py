@@ -171,6 +171,35 @@ def _artifacts(chat: ChatApp, args: list[str]) -> None:
     chat.view.print(tables.artifacts_table(chat.app.artifacts(chat.require_conversation())))
 
 
+@command("/instructions [set TEXT|clear|history|rollback N]",
+         "this conversation's own instructions for the model (versioned; /undo takes a change back)")
+def _instructions(chat: ChatApp, args: list[str]) -> None:
+    cid = chat.require_conversation()
+    action, rest = (args[0].lower(), args[1:]) if args else ("show", [])
+    if action == "show" and not rest:
+        info = chat.app.instructions(cid)
+        chat.view.print(Text(chat.view.safe(f"instructions: {info.describe()}"), style="cyan"))
+        if info.text:
+            chat.view.print(Text(chat.view.safe(info.text)))
+    elif action in ("set", "clear") and bool(rest) == (action == "set"):
+        _, info = chat.app.set_instructions(" ".join(rest) if rest else None, cid)
+        note = "cleared" if info.text is None else f"set (v{info.version}); they apply from your next message"
+        chat.view.print(Text(chat.view.safe(f"instructions {note} · /undo takes it back"), style="cyan"))
+    elif action == "history" and not rest:
+        rows = chat.app.instructions_history(cid)
+        for r in rows:
+            by = "the model, approved by you" if r.author == "llm" else "you"
+            text = "(cleared)" if r.kind == "deleted" else (r.source or "").replace("\n", " ")[:100]
+            chat.view.print(Text(chat.view.safe(f"v{r.version}  turn {r.turn}  by {by}: {text}")))
+        if not rows:
+            chat.view.info("no instructions set in this conversation yet")
+    elif action == "rollback" and len(rest) == 1:
+        change = chat.app.rollback_instructions(_number(rest[0], "N"), cid)
+        chat.view.print(Text(chat.view.safe(change.note.replace("@instructions", "instructions")), style="cyan"))
+    else:
+        raise CommandError("say show, set TEXT, clear, history or rollback N")
+
+
 # -- the model -------------------------------------------------------------------
 
 

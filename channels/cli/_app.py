@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conversations": ("store_cmds", "List conversations, most recently active first."),
     "db": ("store_cmds", "Inspect and upgrade the database schema."),
     "telegram": ("telegram_cmds", "Run the Telegram bot."),
+    "instructions": ("instructions_cmds", "Show or change a conversation's instructions (versioned)."),
     "web": ("web_cmds", "Serve the conversations in a browser (chat, variables, lineage)."),
 }
 

@@ -115,6 +115,10 @@ def inspect(ctx: AppContext, conversation_id: int | None, turn: int | None, iter
         print_json(data)
         return
     click.echo(f"# conversation {data['conversation_id']}, turn {data['turn']}, iteration {data['iteration']} ({data['model']})")
+    if data.get("instructions"):
+        now = data["instructions"]
+        shown = f"v{now['version']}" if now["source"] == "conversation" else now["source"]
+        click.echo(f"# instructions in force now: {shown} (`envloop instructions` shows them)")
     for message in data["messages"]:
         click.echo(click.style(f"\n── {message['role']} ──", bold=True))
         click.echo(message["content"])

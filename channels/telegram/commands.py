@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("undo", "", "undo the newest turn that changed names (repeat to go further back)"),
     ("redo", "", "bring back what the latest /undo took back"),
     ("cost", "", "turns, tokens, time and cost of this conversation"),
+    ("instructions", "[set TEXT | clear | history | rollback N]", "this chat's own instructions for the model"),
     ("help", "", "what this bot does and its commands"),
 ]
 
@@ -125,7 +126,31 @@ def _cost(app: Envloop, cid: int, args: list[str]) -> list[str]:
     return ["\n".join(lines)]
 
 
+def _instructions(app: Envloop, cid: int, args: list[str]) -> list[str]:
+    """Show, set, clear, list or roll back the chat's instructions (versioned; /undo takes a change back)."""
+    usage = "usage: /instructions [set TEXT | clear | history | rollback N]"
+    action, rest = (args[0].lower(), args[1:]) if args else ("show", [])
+    if action == "show" and not rest:
+        info = app.instructions(cid)
+        return [f"<b>Instructions</b>: {escape(info.describe())}" + (f"\n{escape(info.text)}" if info.text else "")]
+    if action == "set" and rest:
+        _, info = app.set_instructions(" ".join(rest), cid)
+        return [escape(f"Instructions set (v{info.version}); they apply from the next message. /undo takes it back.")]
+    if action == "clear" and not rest:
+        app.set_instructions(None, cid)
+        return ["Instructions cleared. /undo brings them back."]
+    if action == "history" and not rest:
+        rows = app.instructions_history(cid)
+        lines = [f"v{r.version} (turn {r.turn}, {'model, approved' if r.author == 'llm' else 'you'}): "
+                 + ("(cleared)" if r.kind == "deleted" else (r.source or "").replace("\n", " ")[:200]) for r in rows]
+        return [escape("\n".join(lines) or "No instructions set in this chat yet.")]
+    if action == "rollback" and len(rest) == 1 and rest[0].isdigit():
+        return [escape(app.rollback_instructions(int(rest[0]), cid).note.replace("@instructions", "instructions"))]
+    raise ChannelError(usage)
+
+
 _HANDLERS: dict[str, Callable[[Envloop, int, list[str]], list[str]]] = {
+    "instructions": _instructions,
     "vars": _vars, "history": _history, "why": _why, "rollback": _rollback, "undo": _undo, "redo": _redo, "cost": _cost,
 }
 

@@ -238,8 +238,12 @@ def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0
 
     With ``after_id``, only names whose newest version is newer than that id:
     what a worker that saw everything up to ``after_id`` has to catch up on.
+    Reserved names (``@instructions``: not Python names) are left out: they are
+    versioned here but never enter the namespace or the var index.
     """
-    stmt = _newest_rows(DefinitionVersion, conversation_id).where(DefinitionVersion.id > after_id)
+    stmt = _newest_rows(DefinitionVersion, conversation_id).where(
+        DefinitionVersion.id > after_id, DefinitionVersion.name.not_like("@%")
+    )
     return list(session.scalars(stmt.order_by(DefinitionVersion.id)))
 
 
