@@ -262,6 +262,14 @@ def _export(chat: ChatApp, args: list[str]) -> None:
         if suffix in EXPORT_FORMATS and fmt == "md" and suffix != "md":
             fmt = suffix  # "/export notes.ipynb" means a notebook
     text = chat.app.export(chat.require_conversation(), fmt)
+    from envloop import settings
+
+    if settings.section("export").get("redact") is True:  # the config's privacy default holds here too
+        from envloop.redact import redactor_from_config
+
+        redactor = redactor_from_config()
+        text = redactor.redact_document(text, fmt)
+        chat.view.info(redactor.summary_line())
     if target is None:
         chat.view.print(chat.view.fold(text))
         return
