@@ -19,6 +19,7 @@ only when there is something to upgrade.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -202,11 +203,29 @@ def guard(url: str) -> Iterator[None]:
         raise
     except DBAPIError as exc:
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
-        raise StoreError(f"database {_describe(url)}: {reason}") from exc
+        raise StoreError(f"database {_describe(url)}: {_server_lost(exc.orig)}{reason}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"database {_describe(url)}: {str(exc).splitlines()[0]}") from exc
     except OSError as exc:
         raise StoreError(f"database {_describe(url)}: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        psycopg = sys.modules.get("psycopg")  # raw driver errors from lock and listen connections
+        if psycopg is None or not isinstance(exc, psycopg.Error):
+            raise
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        raise StoreError(f"database {_describe(url)}: {_server_lost(exc)}{reason}") from exc
+
+
+def _server_lost(orig: object) -> str:
+    """A plain prefix for PostgreSQL connection failures (server down, restarting, unreachable)."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(orig, psycopg.OperationalError):
+        return ""
+    state = getattr(orig, "sqlstate", None)  # None: failed in the client; 08…: connection; 57P0x: shutdown
+    if state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+        return "cannot reach the database server or lost the connection to it (try again): "
+    return ""
 
 
 def _make_engine(url: str) -> Engine:
