@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from envloop.errors import NotFoundError
 from envloop.store.db import Database
 from envloop.store.models import Block, Conversation, DefinitionVersion, Iteration, Query
+from envloop.textsafe import for_comment_lines, for_markdown, for_terminal, unicode_safe
 
 __all__ = ["FORMATS", "ExportFormat", "export_conversation", "load_conversation"]
 
@@ -232,20 +233,23 @@ def _error_line(block: BlockView) -> str:
 
 def _fence(text: str, lang: str) -> str:
     """A fenced block whose fence is longer than any backtick run inside, so content cannot close it."""
+    text = for_terminal(text)  # literal inside the fence, but a terminal `cat` would still obey escapes
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
 
 
 def _prose_md(item: Prose) -> str:
+    """Prose is Markdown the model or a person wrote: its HTML is shown, never run (``for_markdown``)."""
+    text = for_markdown(item.text)
     if item.role == "heading":
-        return f"## {item.text}"
+        return f"## {' '.join(text.splitlines())}"
     if item.role == "user":
-        return "\n".join(f"> {line}".rstrip() for line in item.text.splitlines())
+        return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
     label = f"**{item.label}:**" if item.label else ""
     if item.role == "note":
-        return f"{label} {item.text}".strip()
-    return f"{label}\n\n{item.text}".strip() if item.text else label
+        return f"{label} {text}".strip()
+    return f"{label}\n\n{text}".strip() if text else label
 
 
 def _code_md(item: Code) -> str:
@@ -263,7 +267,7 @@ def _code_md(item: Code) -> str:
 
 
 def _to_md(conv: ConversationView) -> str:
-    parts = [f"# {conv.heading}", _preamble(conv)]
+    parts = [f"# {for_markdown(conv.heading)}", _preamble(conv)]
     parts += [_prose_md(i) if isinstance(i, Prose) else _code_md(i) for i in _items(conv)]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -272,7 +276,14 @@ def _to_md(conv: ConversationView) -> str:
 
 
 def _comment(text: str, prefix: str = "# ") -> list[str]:
-    return [(prefix + line).rstrip() for line in text.splitlines()] or [prefix.rstrip()]
+    """Comment lines that stay comments: split at every break Python sees (CR too), controls spelled out."""
+    return [(prefix + line).rstrip() for line in for_comment_lines(text.rstrip("\r\n"))] if text else [
+        prefix.rstrip()]
+
+
+def _source_lines(source: str) -> list[str]:
+    """A block's own lines, split where Python splits them (not at form feeds inside strings)."""
+    return re.split("\r\n|\r|\n", unicode_safe(source).rstrip("\r\n"))
 
 
 def _compiles(source: str) -> bool:
@@ -286,17 +297,18 @@ def _compiles(source: str) -> bool:
 
 def _prose_py(item: Prose) -> list[str]:
     if item.role == "heading":
-        return ["", f"# %% {item.text}"]
+        return ["", f"# %% {' '.join(for_comment_lines(item.text))}"]
     head = f"# {'You' if item.role == 'user' else item.label or 'Thinking'}:"
-    if "\n" not in item.text.strip():
-        return [f"{head} {item.text.strip()}".rstrip()]
+    lines = for_comment_lines(item.text.strip())
+    if len(lines) == 1:
+        return [f"{head} {lines[0]}".rstrip()]
     return [head, *_comment(item.text)]
 
 
 def _code_py(item: Code) -> list[str]:
     block = item.block
     if _compiles(block.source):
-        lines = block.source.rstrip("\n").splitlines()
+        lines = _source_lines(block.source)
     else:
         lines = ["# (kept as a comment: this block is not valid Python on its own)", *_comment(block.source)]
     lines += _comment(block.stdout, "# >>> ") if block.stdout else []
@@ -318,25 +330,30 @@ def _to_py(conv: ConversationView) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    return unicode_safe(text).splitlines(keepends=True)
+
+
+def _shown(text: str) -> list[str]:
+    """Output text for a notebook: Jupyter renders ANSI escapes in streams and tracebacks."""
+    return for_terminal(text).splitlines(keepends=True)
 
 
 def _outputs(block: BlockView, count: int) -> list[dict[str, Any]]:
     """The cell's outputs as Jupyter would have shown them: stdout, the value, the error."""
     outputs: list[dict[str, Any]] = []
     if block.stdout:
-        outputs.append({"output_type": "stream", "name": "stdout", "text": _lines(block.stdout)})
+        outputs.append({"output_type": "stream", "name": "stdout", "text": _shown(block.stdout)})
     if block.limit and not block.error_type:
         outputs.append({"output_type": "stream", "name": "stderr", "text": [LIMIT_NOTE.format(block.limit) + "\n"]})
     if block.result is not None:
         outputs.append({"output_type": "execute_result", "execution_count": count,
                         "data": {"text/plain": _lines(block.result)}, "metadata": {}})
     if block.error_type:
-        traceback = [f"{block.error_type}: {block.error_message or ''}"]
+        ename, evalue = for_terminal(block.error_type), for_terminal(block.error_message or "")
+        traceback = [f"{ename}: {evalue}"]
         if block.error_line:
             traceback.insert(0, f"  at line {block.error_line} of the block")
-        outputs.append({"output_type": "error", "ename": block.error_type,
-                        "evalue": block.error_message or "", "traceback": traceback})
+        outputs.append({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": traceback})
     return outputs
 
 
@@ -353,7 +370,7 @@ def _code_cell(item: Code, count: int) -> dict[str, Any]:
 def _to_ipynb(conv: ConversationView) -> str:
     """Consecutive prose of a turn is one markdown cell; every block one code cell, numbered in order."""
     cells: list[dict[str, Any]] = []
-    pending = [f"# {conv.heading}", _preamble(conv)]
+    pending = [f"# {for_markdown(conv.heading)}", _preamble(conv)]
     count = 0
 
     def flush() -> None:
@@ -378,7 +395,7 @@ def _to_ipynb(conv: ConversationView) -> str:
         "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"},
-            "envloop": {"conversation_id": conv.id, "title": conv.title},
+            "envloop": {"conversation_id": conv.id, "title": conv.title and unicode_safe(conv.title)},
         },
         "nbformat": 4,
         "nbformat_minor": 5,

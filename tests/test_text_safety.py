@@ -1,0 +1,74 @@
+"""Text from the sandbox is safe wherever it goes (issue 13, item 3).
+
+Exports never carry executable text outside the blocks, Markdown and notebook
+cells show HTML from answers instead of running it, and lone surrogates and
+terminal escape sequences are spelled out instead of crashing or reprogramming
+whatever shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from envloop import export
+from envloop.export import BlockView, ConversationView, TurnView
+from envloop.textsafe import for_comment_lines, for_markdown, for_terminal, unicode_safe
+
+CR_INJECTION = "All done." + chr(13) + "import os; open('PWNED', 'w').write('x')"
+
+
+def _conversation(answer: str, stdout: str = "", source: str = "x = 1", title: str | None = None,
+                  text: str = "hi") -> ConversationView:
+    block = BlockView("model", source, stdout=stdout, result=None, error_type="ValueError",
+                      error_message="bad \x1b[2J" + chr(0xD800), error_line=1)
+    turn = TurnView(1, "turn", text, "done", answer, None, "replay", [], [block])
+    return ConversationView(7, title, None, None, [turn], [])
+
+
+def test_a_carriage_return_in_an_answer_does_not_become_code_in_the_py_export(tmp_path):
+    script = export._to_py(_conversation(CR_INJECTION))
+    path = tmp_path / "export.py"
+    path.write_text(script, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "PWNED").exists()
+    assert "\r" not in script
+    code = [line for line in script.splitlines() if line and not line.startswith("#")]
+    assert code == ["x = 1"]  # the block is the only executable text
+
+
+def test_every_line_break_python_knows_stays_inside_the_comment():
+    for breaker in ["\r", "\r\n", "\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028"]:
+        lines = for_comment_lines("a" + breaker + "import os")
+        assert all("\r" not in line and "\n" not in line for line in lines)
+        assert len(lines) == 2
+
+
+def test_markdown_and_notebook_show_html_from_answers_instead_of_running_it():
+    answer = "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3))"
+    for text in (export._to_md(_conversation(answer)), export._to_ipynb(_conversation(answer))):
+        assert "<script>" not in text and "<img" not in text
+        assert "javascript:" not in text
+        assert "&lt;script&gt;" in text
+
+
+def test_surrogates_and_escapes_in_outputs_make_a_valid_utf8_export(tmp_path):
+    conv = _conversation("done " + chr(0xDC80), stdout="\x1b]0;title\x07hi " + chr(0xD800), title="t\x1b[31m")
+    for fmt, render in (("py", export._to_py), ("md", export._to_md), ("ipynb", export._to_ipynb)):
+        text = render(conv)
+        (tmp_path / f"x.{fmt}").write_text(text, encoding="utf-8")  # raised UnicodeEncodeError before
+        assert "\x1b" not in text, fmt
+        assert "\\x1b" in text or "\\u001b" in text, fmt
+    notebook = json.loads((tmp_path / "x.ipynb").read_text(encoding="utf-8"))
+    code = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+    stream = code["outputs"][0]["text"]
+    assert "".join(stream).startswith("\\x1b]0;title\\x07hi \\ud800")
+
+
+def test_terminal_text_spells_out_controls_and_keeps_newlines_and_tabs():
+    assert for_terminal("a\tb\nc\x1b[31m\x07\x9b\u202e") == "a\tb\nc\\x1b[31m\\x07\\x9b\\u202e"
+    assert for_terminal("one\ntwo", newlines=False) == "one\\x0atwo"
+    assert unicode_safe("caf" + chr(0xDCE9)) == "caf\\udce9"
+    assert for_markdown("a < b & c") == "a &lt; b &amp; c"
