@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("store_cmds", "Inspect and upgrade the database schema."),
     "telegram": ("telegram_cmds", "Run the Telegram bot."),
     "instructions": ("instructions_cmds", "Show or change a conversation's instructions (versioned)."),
+    "delete": ("privacy_cmds", "Delete a conversation: its rows, unshared blobs and workspace."),
+    "prune": ("privacy_cmds", "Drop old iterations' prompts and outputs; keep every version."),
     "web": ("web_cmds", "Serve the conversations in a browser (chat, variables, lineage)."),
 }
 

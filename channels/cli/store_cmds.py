@@ -37,6 +37,17 @@ def db_current(ctx: AppContext) -> None:
     click.echo(f"{app.database.location}: revision {revision} ({state})")
 
 
+@db.command("vacuum")
+@click.option("--full", is_flag=True, help="PostgreSQL: VACUUM FULL (rewrites tables, locks them meanwhile).")
+@pass_app
+def db_vacuum(ctx: AppContext, full: bool) -> None:
+    """Give the space freed by `delete` and `prune` back to the file system (SQLite) or server (PostgreSQL)."""
+    from envloop.channels.cli.privacy_cmds import size
+
+    before, after = ctx.app().vacuum(full=full)
+    click.echo(f"{ctx.app().database.location}: {size(before)} -> {size(after)}, freed {size(max(before - after, 0))}")
+
+
 @cli.command("conversations")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @pass_app
