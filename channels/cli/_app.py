@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "instructions": ("instructions_cmds", "Show or change a conversation's instructions (versioned)."),
     "delete": ("privacy_cmds", "Delete a conversation: its rows, unshared blobs and workspace."),
     "prune": ("privacy_cmds", "Drop old iterations' prompts and outputs; keep every version."),
+    "doctor": ("doctor_cmds", "Check the installation, database, sandbox and model set-up."),
     "web": ("web_cmds", "Serve the conversations in a browser (chat, variables, lineage)."),
 }
 
