@@ -25,7 +25,6 @@ from envloop.engine import Event, Turn, TurnResult
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import NotFoundError
 from envloop.instructions import InstructionsApi
-from envloop.privacy import PrivacyApi
 from envloop.records import ConversationInfo, Records, conversation_info
 from envloop.store.db import Database, default_db_path, open_database
 from envloop.store.models import Conversation, Query, utcnow
@@ -51,11 +50,12 @@ class RunReport:
             "error": result.error,
             "limit": result.limit,
             "names": self.outcome.names,
+            "not_stored": self.outcome.not_stored,
             "duration_ms": round(result.duration_ms, 3),
         }
 
 
-class Envloop(Records, InstructionsApi, PrivacyApi):
+class Envloop(Records, InstructionsApi):
     """An open envloop: the database plus the live environments of its conversations."""
 
     #: Live environments idle longer than this are evicted (their worker stops; the state is in the database).

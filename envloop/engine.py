@@ -100,7 +100,8 @@ def _report(source: str, outcome: BlockOutcome) -> BlockReport:
         error = f"{result.error['type']}{line}: {result.error['message']}"
     block_lines = [f.line for f in frames if f.where == "block"]
     error_line = block_lines[-1] if block_lines else (result.error or {}).get("line")
-    return BlockReport(source, result.stdout, result.result, error, result.limit, frames, error_line)
+    stdout = result.stdout + "".join(f"\n[not stored] {item['reason']}" for item in outcome.not_stored)
+    return BlockReport(source, stdout, result.result, error, result.limit, frames, error_line)
 
 
 class Turn:
@@ -315,7 +316,8 @@ class Turn:
                 self.emit("definition_changed", name=name, version=version, kind=kind)
             self.emit("block_finished", source=source, position=position, stdout=outcome.result.stdout,
                       result=outcome.result.result, error=report.error, limit=outcome.result.limit,
-                      duration_ms=outcome.result.duration_ms)
+                      duration_ms=outcome.result.duration_ms,
+                      not_stored=[item["reason"] for item in outcome.not_stored])
             answered = self.env.take_answer()
             if answered is not None:
                 return parsed.thinking, reports, answered

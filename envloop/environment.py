@@ -11,6 +11,7 @@ A killed worker is replaced and its namespace restored from the database.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,9 @@ from sqlalchemy import func, select, update
 
 from envloop import instructions
 from envloop.errors import SandboxError
+from envloop.limits import Limits, human
 from envloop.sandbox import RunResult, Sandbox
+from envloop.store.chunks import SpoolChunkStore
 from envloop.store.db import Database
 from envloop.store.locks import ConversationLock
 from envloop.store.models import (
@@ -33,6 +36,8 @@ from envloop.store.models import (
     Query,
     utcnow,
 )
+from envloop.store.provenance import write_read_set
+from envloop.store.usage import admit_changes, artifact_bytes, streamed_digests
 from envloop.store.versions import (
     ArtifactSave,
     Change,
@@ -58,6 +63,8 @@ class BlockOutcome:
     result: RunResult
     changed: list[tuple[str, int, str]] = field(default_factory=list)  # (name, version, kind)
     artifacts: list[tuple[str, int]] = field(default_factory=list)
+    #: Values the block changed that are not stored: {"name", "reason", "size"} (see envloop.limits).
+    not_stored: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -119,6 +126,9 @@ class Environment:
         self._artifact_reads: list[int] = []
         self._pending_instructions: list[str | None] = []  # approved propose_instructions() calls
         self._timeout = timeout
+        self.limits = Limits.from_env()
+        self.chunks = SpoolChunkStore(database)  # values and artifacts stream here, then to the block's transaction
+        self._artifact_base: int | None = None
         self.sandbox = self._new_sandbox()
 
     def _new_sandbox(self) -> Sandbox:
@@ -128,6 +138,8 @@ class Environment:
             on_call=self._on_call,
             on_restart=lambda _sandbox: self._restore(after_id=0),
             host_functions=list(self._functions),
+            chunk_store=self.chunks,
+            max_value_bytes=self.limits.value_bytes,
         )
 
     # -- life cycle -----------------------------------------------------------
@@ -147,6 +159,7 @@ class Environment:
 
     def close(self) -> None:
         self.sandbox.close()
+        self.chunks.close()
 
     def _restore(self, after_id: int) -> None:
         """Send the worker every name changed after ``after_id`` (0: everything)."""
@@ -213,9 +226,13 @@ class Environment:
             raise SandboxError("run_block needs the conversation lock")
         if sync:
             self.sync()
-        self._pending_saves, self._artifact_reads = [], []
+        self._pending_saves, self._artifact_reads, self._artifact_base = [], [], None
         self._pending_instructions = []
+        self.chunks.reset()
+        restarts = self.sandbox.restarts
         result = self.sandbox.run(source, timeout=timeout)
+        if self.sandbox.restarts != restarts:  # killed: nothing it made is stored as if it had finished
+            self._pending_saves, self._pending_instructions = [], []
         try:
             return self._store_block(source, author, query_id, iteration_id, position, result, finish)
         except BaseException:
@@ -254,16 +271,21 @@ class Environment:
         reads = {n for n in result.read if not n.startswith("_")}
         numbers = latest_numbers(session, self.conversation_id, reads | {c["name"] for c in result.changes})
         read_ids = [numbers[n][0] for n in sorted(reads) if n in numbers]
+        changes, not_stored = admit_changes(session, self.conversation_id, result.changes,
+                                            self.limits.conversation_bytes)
+        self.chunks.commit(session, streamed_digests(changes) + [s.digest for s in self._pending_saves if s.digest])
+        read_set = write_read_set(session, self.conversation_id, read_ids, self._artifact_reads)
         rows = write_versions(
             session,
             conversation_id=self.conversation_id,
             block_id=block_id,
-            changes=[cast(Change, change) for change in result.changes],
+            changes=[cast(Change, change) for change in changes],
             read_version_ids=read_ids,
             read_artifact_ids=self._artifact_reads,
             numbers=numbers,
+            read_set_id=read_set,
         )
-        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows])
+        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows], not_stored=not_stored)
         for save in self._pending_saves:
             art = write_artifact(
                 session,
@@ -272,6 +294,7 @@ class Environment:
                 save=save,
                 read_version_ids=read_ids,
                 read_artifact_ids=self._artifact_reads,
+                read_set_id=read_set,
             )
             outcome.artifacts.append((art.name, art.version))
         for text in self._pending_instructions:
@@ -337,6 +360,7 @@ class Environment:
                 save_artifact=self._record_artifact,
                 ask_model=turn.ask_model if turn is not None else None,
                 approve=self._approve,
+                workspace_bytes=self.limits.workspace_bytes,
                 set_instructions=self._queue_instructions,
             )
             value = self.extensions.call(name, context, list(args), kwargs)
@@ -360,7 +384,10 @@ class Environment:
         """
         if len(data) > MAX_ARTIFACT_BYTES:
             raise ValueError(f"artifact {name!r} is larger than {MAX_ARTIFACT_BYTES >> 20} MiB")
-        self._pending_saves.append(ArtifactSave(name, data, media_type))
+        self._check_artifact_quota(name, len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        self.chunks.put(digest, data)  # spooled, not held: a block may save many
+        self._pending_saves.append(ArtifactSave(name, b"", media_type, digest=digest, size=len(data)))
         with self.database.session() as session:
             newest = session.scalar(
                 select(func.max(ArtifactVersion.version)).where(
@@ -368,6 +395,16 @@ class Environment:
                 )
             )
         return (newest or 0) + sum(1 for s in self._pending_saves if s.name == name)
+
+    def _check_artifact_quota(self, name: str, size: int) -> None:
+        """Refuse a save that would take the conversation's artifacts over ENVLOOP_MAX_ARTIFACT_BYTES."""
+        if self._artifact_base is None:
+            with self.database.session() as session:
+                self._artifact_base = artifact_bytes(session, self.conversation_id)
+        total = self._artifact_base + sum(s.size for s in self._pending_saves) + size
+        if total > self.limits.artifact_bytes:
+            raise ValueError(f"artifact {name!r} not saved: the conversation's artifacts would reach {human(total)}, "
+                             f"over their quota of {human(self.limits.artifact_bytes)} (ENVLOOP_MAX_ARTIFACT_BYTES)")
 
     # -- host functions called from sandbox code -----------------------------
 
@@ -397,7 +434,7 @@ class Environment:
             raise TypeError("load_artifact: version must be an int or None")
         pending = [s for s in self._pending_saves if s.name == name]
         if version is None and pending:
-            return _artifact_value(pending[-1].data, pending[-1].media_type)
+            return _artifact_value(self.chunks.get(pending[-1].digest or "") or b"", pending[-1].media_type)
         with self.database.session() as session:
             stmt = select(ArtifactVersion).where(
                 ArtifactVersion.conversation_id == self.conversation_id, ArtifactVersion.name == name

@@ -149,6 +149,8 @@ class CallContext:
     save_artifact: Callable[[str, bytes, str | None], int]
     ask_model: Callable[[str], str] | None
     approve: Callable[[str, str], bool]
+    #: The workspace quota in bytes (ENVLOOP_MAX_WORKSPACE_BYTES); None: no quota.
+    workspace_bytes: int | None = None
     #: Queue a new version of the conversation's instructions (None clears them) to be stored with the
     #: running block; returns its version number. Only the built-in ``instructions`` extension uses it.
     set_instructions: Callable[[str | None], int] | None = None

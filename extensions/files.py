@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from envloop.extensions_api import CallContext, HostFunction, function_docs, hookimpl
+from envloop.limits import human
 
 MAX_READ_BYTES = 8 << 20
 # Below the pipe's frame limit even as base64, so a big write is refused clearly.
@@ -179,11 +180,29 @@ def write_file(ctx: CallContext, path: object, content: object) -> int:
     where, root, parts = _parts("write_file", ctx, path)
     if not parts:
         raise ValueError(f"write_file: {path!r} is the workspace folder, not a file")
+    _check_quota(ctx, root, parts, len(data))
     with _open_dir("write_file", where, root, parts[:-1], create=True) as dir_fd:
         _replace(where, dir_fd, parts[-1], data)
     name = "/".join(parts)
     media_type = mimetypes.guess_type(name)[0] or default_type
     return ctx.save_artifact(name, data, media_type)
+
+
+def _check_quota(ctx: CallContext, root: Path, parts: list[str], size: int) -> None:
+    """Refuse a write that would take the workspace over its quota (the file it replaces does not count)."""
+    if ctx.workspace_bytes is None:
+        return
+    used = 0
+    target = os.path.join(root, *parts)
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(folder, name)
+            if full != target:
+                with contextlib.suppress(OSError):
+                    used += os.lstat(full).st_size
+    if used + size > ctx.workspace_bytes:
+        raise ValueError(f"write_file: not written: the workspace would hold {human(used + size)}, over its "
+                         f"quota of {human(ctx.workspace_bytes)} (ENVLOOP_MAX_WORKSPACE_BYTES)")
 
 
 def _replace(path: str, dir_fd: int, name: str, data: bytes) -> None:

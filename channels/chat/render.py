@@ -239,6 +239,8 @@ class View:
         self.block_output(data.get("stdout") or "", data.get("result"), data.get("error"), data.get("limit"))
         for line in self._changes:
             self.console.print(line)
+        for reason in data.get("not_stored") or ():  # over a size limit or not storable: said now, not at resume
+            self.notice(reason)
         self._changes = []
         self.status(f"waiting for the model{self.g.ellipsis}")
 

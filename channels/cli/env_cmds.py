@@ -50,6 +50,8 @@ def run(ctx: AppContext, code: str, conversation_id: int | None, new: bool, time
         for name, version, kind in report.outcome.changed:
             click.echo(click.style(f"  {name} v{version}" + (" (deleted)" if kind == "deleted" else ""), dim=True),
                        err=True)
+        for item in report.outcome.not_stored:
+            click.echo(click.style(f"  {item['reason']}", fg="yellow"), err=True)
     sys.exit(3 if result.limit else 0 if result.ok else 1)
 
 

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from envloop.errors import SandboxError
-from envloop.sandbox import protocol, wire_schema
+from envloop.sandbox import protocol, stream, wire_schema
 from envloop.sandbox.results import RunResult, to_result
+from envloop.sandbox.stream import ChunkStore
 from envloop.sandbox.template import TemplateClient, TemplateError, shared_template
 from envloop.sandbox.worker import EXIT_MEMORY
 
@@ -93,7 +94,8 @@ class Sandbox:
                  on_call: Callable[[str, list[Any], dict[str, Any]], Any] | None = None,
                  on_restart: Callable[[Sandbox], None] | None = None,
                  host_functions: Sequence[str] = (), file_bytes: int = 64 << 20,
-                 open_files: int = 64, _allow_debug_exec: bool = False) -> None:
+                 open_files: int = 64, chunk_store: ChunkStore | None = None,
+                 max_value_bytes: int | None = None, _allow_debug_exec: bool = False) -> None:
         self.workspace = Path(workspace).resolve()
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.timeout = _resolve_timeout(timeout)
@@ -107,7 +109,10 @@ class Sandbox:
             "output_cap": self.output_cap, "timeout": self.timeout,
             "host_functions": [str(name) for name in host_functions],
             "allow_debug_exec": bool(_allow_debug_exec),
+            "max_value_bytes": int(max_value_bytes or stream.DEFAULT_MAX_VALUE_BYTES),
         }
+        # Stored values arrive and leave as chunks (see envloop.sandbox.stream).
+        self.chunks = stream.HostChunkPort(chunk_store)
         # JSON escapes may take 12 bytes per character; the rest is room for
         # the result preview, names and host-call arguments.
         self._max_frame = 12 * self.output_cap + (4 << 20)
@@ -198,6 +203,7 @@ class Sandbox:
             self._interrupt_at = None
             self._paused = 0.0
             self._running = True
+            self.chunks.reset()
             try:
                 return self._await_result(self._worker, message, deadline, started, seconds)
             finally:
@@ -237,7 +243,10 @@ class Sandbox:
                     return to_result(frame, self.output_cap)
                 except (TypeError, ValueError):
                     return self._replace(worker, "crash", started)
-            if op == "call":
+            if op in stream.HostChunkPort.OPS:
+                if not self.chunks.handle(worker.sock, frame):
+                    return self._replace(worker, "crash", started)
+            elif op == "call":
                 try:
                     self._answer_call(worker, frame, deadline)
                 except protocol.WriteTimeout:  # it floods calls and reads no replies

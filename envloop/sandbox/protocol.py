@@ -32,6 +32,7 @@ __all__ = [
     "ReadTimeout",
     "encode",
     "send_before",
+    "send_chunk",
     "send_frame",
     "WriteTimeout",
 ]
@@ -96,6 +97,17 @@ def send_before(sock: socket.socket, data: bytes, deadline: float) -> None:
             raise WriteTimeout("the worker stopped reading")
 
 
+def send_chunk(sock: socket.socket, data: bytes) -> None:
+    """Send bytes as a binary frame: a zero byte (never the start of JSON), then the data.
+
+    Used for the chunks of stored values (:mod:`envloop.sandbox.stream`), so
+    they cross the pipe without base64 or JSON; the reader hands them back as
+    ``{"op": "chunk", "data": bytes}``.
+    """
+    sock.sendall(_HEADER.pack(len(data) + 1) + b"\x00")
+    sock.sendall(data)
+
+
 class FrameReader:
     """Reads frames from a stream socket, keeping leftover bytes between calls.
 
@@ -130,6 +142,10 @@ class FrameReader:
         end = 4 + size
         while len(buf) < end:
             self._fill(deadline, end - len(buf))
+        if size and buf[4] == 0:  # a binary frame (send_chunk)
+            data = bytes(buf[5:end])
+            del buf[:end]
+            return {"op": "chunk", "data": data}
         body = bytes(buf[4:end])
         del buf[:end]
         return self.decode(body)

@@ -92,8 +92,9 @@ def _changes(value: Any) -> tuple[dict[str, Any], ...]:
     for change in value:
         if type(change) is not dict or type(change.get("name")) is not str or change.get("kind") not in kinds:
             raise TypeError("malformed change")
-        if type(change.get("chunks", {})) is not dict:
-            raise TypeError("malformed chunks")
+        chunks = change.get("chunks", [])
+        if type(chunks) is not list or any(type(d) is not str or len(d) != 64 for d in chunks):
+            raise TypeError("malformed chunks")  # digests of chunks that crossed before the result
     return tuple(value)
 
 

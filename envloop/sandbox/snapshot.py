@@ -21,8 +21,9 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
+from envloop.sandbox import stream
 from envloop.sandbox._facades import SandboxModule
-from envloop.sandbox.codec import Encoded, class_table, decode, encode_chunks
+from envloop.sandbox.codec import class_table
 from envloop.sandbox.statements import binding_statements, written_before_read
 
 __all__ = ["Snapshotter"]
@@ -54,6 +55,10 @@ class Snapshotter:
         # Classes made without a class statement (namedtuple(...), Enum("E", ...)) are the
         # conversation's too: their module is the namespace's "__main__".
         self.made_classes: set[type] = set()
+        # Where encoded chunks go (the host, once the worker attaches its transport) and the
+        # per-value limit; see envloop.sandbox.stream.
+        self.chunk_sink: Any = stream.LocalChunks()
+        self.max_value_bytes = stream.DEFAULT_MAX_VALUE_BYTES
         self._globals_of: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
     # -- after a block -----------------------------------------------------
@@ -136,11 +141,12 @@ class Snapshotter:
             return self._statement(name, _STATEMENT_KINDS[statement[0]], statement[1], value)
         if type(value) is SandboxModule:  # `m = math`: a module is kept as its statement
             return None if statement is None else self._statement(name, "import", statement[1], value)
-        encoded = encode_chunks(value, own_classes=self.own_classes())
-        if isinstance(encoded, Encoded):
+        encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes)
+        self.chunk_sink.flush()
+        if isinstance(encoded, stream.Streamed):  # its chunks already crossed to the host
             return {
-                "name": name, "kind": "value", "encoding": "envloop-codec-1", "root": encoded.text,
-                "chunks": dict(encoded.chunks), "preview": encoded.preview, "type_name": encoded.type_name,
+                "name": name, "kind": "value", "encoding": stream.ENCODING, "chunks": encoded.chunks,
+                "preview": encoded.preview, "type_name": encoded.type_name,
                 "size": encoded.size, "digest": encoded.digest,
             }
         if encoded.kind in ("function", "class", "module"):
@@ -152,6 +158,7 @@ class Snapshotter:
         return {
             "name": name, "kind": "value", "lost_reason": lost, "preview": encoded.preview[:_PREVIEW],
             "type_name": encoded.type_name, "digest": "lost:" + _digest(lost + encoded.preview),
+            "size": getattr(encoded, "size", None),
         }
 
     def _statement(self, name: str, kind: str, source: str, value: Any) -> dict[str, Any]:
@@ -226,9 +233,9 @@ class Snapshotter:
             return str(item.get("lost_reason") or "the value was not stored")
         classes = class_table(self.own_classes())
         try:
-            ns[name] = decode(value["root"], classes=classes, chunks=value.get("chunks") or {})
+            ns[name] = stream.decode_value(value, classes, self.chunk_sink.fetch)
         except Exception as exc:  # DecodeError or a class that changed shape: report, never guess
             ns.pop(name, None)
             return f"{type(exc).__name__}: {exc}"
-        self._remember(name, "value", _digest(value["root"]))
+        self._remember(name, "value", stream.stored_digest(value))
         return None

@@ -217,11 +217,14 @@ def _make_runner(settings: dict[str, Any], call_host: _HostCaller) -> Callable[[
     try:
         from envloop.sandbox.interpreter import Interpreter  # imported by the template already
         from envloop.sandbox.snapshot import Snapshotter
+        from envloop.sandbox.stream import WorkerTransport
 
         interp = Interpreter(output_cap=int(settings["output_cap"]), call_host=call_host)
         for name in settings.get("host_functions", ()):
             interp.add_function(name, call_host.stub(name))
         snapshot = Snapshotter(interp)
+        snapshot.chunk_sink = WorkerTransport(call_host.sock, call_host.reader)
+        snapshot.max_value_bytes = int(settings.get("max_value_bytes") or snapshot.max_value_bytes)
     except Exception as exc:
         failure = _failure(exc)
         broken = lambda source: dict(failure)  # noqa: E731
@@ -338,8 +341,8 @@ class _HostCaller:
     """Forwards extension calls to the host and waits for the matching reply."""
 
     def __init__(self, sock: socket.socket, reader: protocol.FrameReader) -> None:
-        self._sock = sock
-        self._reader = reader
+        self._sock = self.sock = sock
+        self._reader = self.reader = reader
         self._next_id = 0
 
     def __call__(self, fn: str, args: list[Any], kwargs: dict[str, Any]) -> Any:

@@ -20,9 +20,9 @@ from envloop.store.models import (
     ArtifactVersion,
     Block,
     DefinitionVersion,
-    ProvenanceEdge,
     Query,
 )
+from envloop.store.provenance import reads_of
 from envloop.store.versions import latest_versions, version_counts
 
 __all__ = ["VarEntry", "VersionInfo", "history", "var_index", "version_row", "why"]
@@ -147,17 +147,16 @@ def _info(session: Session, row: DefinitionVersion, depth: int = 0) -> VersionIn
 def _reads(session: Session, version_id: int) -> list[tuple[str, int]]:
     """``(name, version)`` of what a version's block read: definitions, then ``artifact:NAME``s."""
     found = []
-    for model, column, prefix in (
-        (DefinitionVersion, ProvenanceEdge.read_definition_version_id, ""),
-        (ArtifactVersion, ProvenanceEdge.read_artifact_version_id, "artifact:"),
+    read_versions, read_artifacts = reads_of(session, version_id)
+    for model, ids, prefix in (
+        (DefinitionVersion, read_versions, ""),
+        (ArtifactVersion, read_artifacts, "artifact:"),
     ):
-        rows = session.execute(
-            select(model.name, model.version)
-            .join(ProvenanceEdge, column == model.id)
-            .where(ProvenanceEdge.definition_version_id == version_id)
-            .order_by(model.name)
-        ).all()
-        found += [(prefix + name, version) for name, version in rows]
+        if ids:
+            rows = session.execute(
+                select(model.name, model.version).where(model.id.in_(ids)).order_by(model.name)
+            ).all()
+            found += [(prefix + name, version) for name, version in rows]
     return found
 
 
@@ -185,14 +184,12 @@ def why(session: Session, conversation_id: int, name: str, version: int | None =
     while queue:
         row, depth = queue.popleft()
         chain.append(_info(session, row, depth))
+        read_versions = reads_of(session, row.id)[0]
         parents = list(
             session.scalars(
-                select(DefinitionVersion)
-                .join(ProvenanceEdge, ProvenanceEdge.read_definition_version_id == DefinitionVersion.id)
-                .where(ProvenanceEdge.definition_version_id == row.id)
-                .order_by(DefinitionVersion.id)
+                select(DefinitionVersion).where(DefinitionVersion.id.in_(read_versions)).order_by(DefinitionVersion.id)
             )
-        )
+        ) if read_versions else []
         if row.rolled_back_from_id:
             source = session.get(DefinitionVersion, row.rolled_back_from_id)
             if source is not None:

@@ -3,7 +3,7 @@
     Conversation ─┬─ Query (a turn) ── Iteration (one LLM round trip) ── Block
                   │                                                     │
                   ├─ DefinitionVersion (name, version) ◄── made by ─────┤
-                  │        ▲  └─ ProvenanceEdge: this version read ──►  │
+                  │        ▲  └─ ReadSet (what its block read, once) ──► │
                   └─ ArtifactVersion (name, version) ◄── made by ───────┘
                            └─ content in Blob (content-addressed, stored once)
 
@@ -49,6 +49,8 @@ __all__ = [
     "ProvenanceEdge",
     "Query",
     "QUERY_STATUSES",
+    "ReadSet",
+    "ReadSetItem",
     "SystemPrompt",
     "utcnow",
 ]
@@ -255,6 +257,8 @@ class DefinitionVersion(Base):
     rolled_back_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("definition_versions.id", ondelete="SET NULL")
     )
+    # What the block that made this version read (shared by everything that block wrote).
+    read_set_id: Mapped[int | None] = mapped_column(ForeignKey("read_sets.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     block: Mapped[Block | None] = relationship()
@@ -277,11 +281,51 @@ class ArtifactVersion(Base):
     media_type: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)
     block_id: Mapped[int | None] = mapped_column(ForeignKey("blocks.id", ondelete="SET NULL"))
+    read_set_id: Mapped[int | None] = mapped_column(ForeignKey("read_sets.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ReadSet(Base):
+    """What one block read, stored once; every version the block wrote points at it.
+
+    N names written after N reads cost N + N rows, not N x N edges.
+    """
+
+    __tablename__ = "read_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+
+
+class ReadSetItem(Base):
+    """One version (definition or artifact) in a block's read set."""
+
+    __tablename__ = "read_set_items"
+    __table_args__ = (
+        CheckConstraint(
+            "(read_definition_version_id IS NULL) <> (read_artifact_version_id IS NULL)",
+            name="one_source",
+        ),
+        Index("ix_read_set_items_read_set_id", "read_set_id"),
+        Index("ix_read_set_items_read_definition_version_id", "read_definition_version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    read_set_id: Mapped[int] = mapped_column(ForeignKey("read_sets.id", ondelete="CASCADE"))
+    read_definition_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("definition_versions.id", ondelete="CASCADE")
+    )
+    read_artifact_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifact_versions.id", ondelete="CASCADE")
+    )
+
+
 class ProvenanceEdge(Base):
-    """A version (definition or artifact) → a version its block read."""
+    """A version (definition or artifact) → one version it came from, outside a read set.
+
+    Rollbacks and forks use it (one edge each); blocks record what they read
+    as a :class:`ReadSet` instead.
+    """
 
     __tablename__ = "provenance_edges"
     __table_args__ = (

@@ -20,11 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from envloop.store.db import insert_missing
-from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion, ProvenanceEdge
+from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion
+from envloop.store.provenance import write_read_set
 
 __all__ = [
     "ArtifactSave",
@@ -48,7 +49,7 @@ class Change(TypedDict, total=False):
     source: str | None
     encoding: str | None
     root: str | None
-    chunks: dict[str, str]
+    chunks: Any  # codec-1: {digest: text}; envloop-codec-2: [digest, ...] (streamed, in order)
     digest: str | None
     preview: str | None
     type_name: str | None
@@ -56,11 +57,23 @@ class Change(TypedDict, total=False):
     lost_reason: str | None
 
 
+#: A value streamed as chunks (envloop.sandbox.stream): the envelope lists them in order.
+STREAMED = "envloop-codec-2"
+
+
 @dataclass
 class ArtifactSave:
+    """An artifact version waiting for its block's transaction.
+
+    With ``digest`` set, the content is not in ``data`` but in the caller's
+    chunk spool, which writes the blob in the same transaction.
+    """
+
     name: str
     data: bytes
     media_type: str | None
+    digest: str | None = None
+    size: int = 0
 
 
 def put_blob(session: Session, data: bytes) -> str:
@@ -111,17 +124,27 @@ def write_versions(
     read_artifact_ids: Sequence[int] = (),
     rolled_back_from: Mapping[str, int] | None = None,
     numbers: Mapping[str, tuple[int, int]] | None = None,
+    read_set_id: int | None = None,
 ) -> list[DefinitionVersion]:
-    """New versions for ``changes``, numbered after each name's newest, with provenance edges.
+    """New versions for ``changes``, numbered after each name's newest, with their provenance.
 
     ``numbers`` (from :func:`latest_numbers`) saves the look-up when the caller has it.
+    The reads become one read set shared by every new version; pass ``read_set_id``
+    (from :func:`~envloop.store.provenance.write_read_set`) to share it with artifacts too.
     """
+    if read_set_id is None:
+        read_set_id = write_read_set(session, conversation_id, read_version_ids, read_artifact_ids)
     if numbers is None:
         numbers = latest_numbers(session, conversation_id, (c["name"] for c in changes))
     payloads: list[bytes] = []
     envelopes: dict[int, str] = {}
     for index, change in enumerate(changes):
-        if change.get("root") is not None:
+        if change.get("encoding") == STREAMED:  # chunks already written from the spool
+            envelope = {"codec": STREAMED, "chunks": list(change.get("chunks") or ()), "size": change.get("size")}
+            data = json.dumps(envelope, separators=(",", ":")).encode()
+            payloads.append(data)
+            envelopes[index] = hashlib.sha256(data).hexdigest()
+        elif change.get("root") is not None:
             chunks = [text.encode() for text in (change.get("chunks") or {}).values()]
             payloads.extend(chunks)
             envelope = {
@@ -150,32 +173,12 @@ def write_versions(
             size=change.get("size"),
             block_id=block_id,
             rolled_back_from_id=(rolled_back_from or {}).get(change["name"]),
+            read_set_id=read_set_id,
         )
         session.add(row)
         made.append(row)
     session.flush()
-    _edges(session, [(row.id, None) for row in made], read_version_ids, read_artifact_ids)
     return made
-
-
-def _edges(
-    session: Session,
-    targets: Sequence[tuple[int | None, int | None]],
-    read_version_ids: Sequence[int],
-    read_artifact_ids: Sequence[int],
-) -> None:
-    rows = []
-    for def_id, art_id in targets:
-        for read_id in read_version_ids:
-            if read_id != def_id:
-                rows.append({"definition_version_id": def_id, "artifact_version_id": art_id,
-                             "read_definition_version_id": read_id, "read_artifact_version_id": None})
-        for read_id in read_artifact_ids:
-            if read_id != art_id:
-                rows.append({"definition_version_id": def_id, "artifact_version_id": art_id,
-                             "read_definition_version_id": None, "read_artifact_version_id": read_id})
-    if rows:
-        session.execute(insert(ProvenanceEdge), rows)
 
 
 def write_artifact(
@@ -186,8 +189,11 @@ def write_artifact(
     save: ArtifactSave,
     read_version_ids: Sequence[int] = (),
     read_artifact_ids: Sequence[int] = (),
+    read_set_id: int | None = None,
 ) -> ArtifactVersion:
-    """A new version of an artifact, its content stored once by hash."""
+    """A new version of an artifact, its content stored once by hash, with its block's read set."""
+    if read_set_id is None:
+        read_set_id = write_read_set(session, conversation_id, read_version_ids, read_artifact_ids)
     newest = session.scalar(
         select(func.max(ArtifactVersion.version)).where(
             ArtifactVersion.conversation_id == conversation_id, ArtifactVersion.name == save.name
@@ -197,14 +203,14 @@ def write_artifact(
         conversation_id=conversation_id,
         name=save.name,
         version=(newest or 0) + 1,
-        content_sha256=put_blob(session, save.data),
+        content_sha256=save.digest or put_blob(session, save.data),
         media_type=save.media_type,
-        size=len(save.data),
+        size=save.size if save.digest else len(save.data),
         block_id=block_id,
+        read_set_id=read_set_id,
     )
     session.add(row)
     session.flush()
-    _edges(session, [(None, row.id)], read_version_ids, read_artifact_ids)
     return row
 
 
@@ -250,6 +256,8 @@ def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0
 def load_value(session: Session, value_sha256: str) -> dict[str, Any]:
     """The envelope of a stored value with its chunk texts, ready to send to a worker."""
     envelope = json.loads(session.get_one(Blob, value_sha256).data)
+    if envelope.get("codec") == STREAMED:  # the worker fetches the chunks while it decodes
+        return {"encoding": STREAMED, "chunks": envelope["chunks"], "size": envelope.get("size")}
     digests = envelope.get("chunks") or []
     chunks = {}
     if digests:

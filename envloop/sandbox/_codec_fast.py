@@ -1,0 +1,304 @@
+"""The codec's C-speed path: plain data as a stream of msgpack operations.
+
+Data work makes a few shapes again and again: lists, tuples and dicts of
+numbers, strings, bytes and None, rows of them (a list of tuples, of lists or
+of small dicts), and long strings or bytes.  For those the Python walker of
+:mod:`envloop.sandbox._codec_encode` costs microseconds per item; here the
+type check is one ``set(map(type, ...))`` per container and the packing is
+msgpack's C code, so the cost per item is close to ``pickle``'s.  msgpack is
+data only: unpacking it can create nothing but the scalar and container types
+above, so nothing stored can make the decoder run code.
+
+A value is written as a sequence of msgpack arrays ``[op, payload]`` (the ops
+are below), cut by :class:`ChunkWriter` into fixed-size chunks.  Big containers
+are written as ``BEGIN``, slices, ``END``, and long strings as pieces, so no
+single packed object -- and no buffer on either side -- grows with the value:
+memory stays a small multiple of the slice and chunk sizes.  Slices are cut
+by item counts from the start, so appending to a big list changes only its
+last slice and the chunks after it.
+
+Anything else -- the conversation's own class instances, sets, dates, big
+ints, strings with lone surrogates, a container reached twice (shared
+references and cycles) -- raises :class:`Fallback`, and the whole value goes
+through the Python walker, wrapped as ``WALKER`` text pieces in the same stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
+from typing import Any
+
+import msgpack
+
+__all__ = ["Fallback", "FastDecoder", "FastEncoder", "plain_preview"]
+
+# Operations: each is one msgpack array [op, payload?].
+VALUE, TUPLE, ROWS, BEGIN, END, EXTEND, EXTEND_ROWS, UPDATE, PIECE = range(9)
+# BEGIN kinds.
+K_LIST, K_TUPLE, K_DICT, K_STR, K_BYTES, K_WALKER = range(6)
+
+SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
+_TEXT = frozenset({str, bytes})
+SLICE_BYTES = 1 << 18  # target packed size of one slice
+PIECE_CHARS = 1 << 18  # long str/bytes are written in pieces of this many characters
+ROW_TEXT = 4096  # rows packed in bulk may hold strings up to this long
+
+
+class Fallback(Exception):
+    """The value is not plain data (or shares a container): use the Python walker."""
+
+
+def _packer() -> Callable[[object], bytes]:
+    return msgpack.Packer(use_bin_type=True, autoreset=True).pack  # type: ignore[no-any-return]
+
+
+class FastEncoder:
+    """Writes one plain value as msgpack operations to ``write`` (a :class:`ChunkWriter`)."""
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
+        self._pack = _packer()
+        self._seen: set[int] = set()
+
+    def run(self, value: object) -> None:
+        """Encode ``value``; raises :class:`Fallback` when it is not plain data."""
+        try:
+            self._emit(value)
+        except (OverflowError, UnicodeEncodeError, RecursionError, ValueError, TypeError):
+            raise Fallback from None
+
+    def _op(self, *parts: object) -> None:
+        self._write(self._pack(parts))
+
+    def _emit(self, x: object) -> None:
+        t = type(x)
+        if t is str or t is bytes:
+            if len(x) > PIECE_CHARS:  # type: ignore[arg-type]
+                self.pieces(x, K_STR if t is str else K_BYTES)  # type: ignore[arg-type]
+            else:
+                self._op(VALUE, x)
+        elif t in SCALARS:
+            self._op(VALUE, x)
+        elif t is list or t is tuple:
+            self._sequence(x, t)  # type: ignore[arg-type]
+        elif t is dict:
+            self._dict(x)  # type: ignore[arg-type]
+        else:
+            raise Fallback
+
+    def pieces(self, x: str | bytes, kind: int) -> None:
+        """A long str or bytes (or the walker's text) as BEGIN, pieces, END."""
+        self._op(BEGIN, kind)
+        for i in range(0, len(x), PIECE_CHARS):
+            self._op(PIECE, x[i : i + PIECE_CHARS])
+        self._op(END)
+
+    def _enter(self, items: Iterable[object], count: int) -> None:
+        """Number containers by id: one met twice (shared or cyclic) is the walker's job."""
+        before = len(self._seen)
+        self._seen.update(map(id, items))
+        if len(self._seen) != before + count:
+            raise Fallback
+
+    def _sequence(self, x: list[Any] | tuple[Any, ...], t: type) -> None:
+        self._enter((x,), 1)
+        types = set(map(type, x))
+        if types <= SCALARS:
+            if types & _TEXT and _longest(x) > PIECE_CHARS:
+                return self._generic(x, K_LIST if t is list else K_TUPLE)
+            return self._flat(x, t is tuple, rows=False)
+        if t is list and len(types) == 1 and (tuple in types or list in types):
+            inner = set(map(type, chain.from_iterable(x)))
+            if inner <= SCALARS and (not inner & _TEXT or _longest(chain.from_iterable(x)) <= ROW_TEXT):
+                self._enter(x, len(x))
+                return self._flat(x, False, rows=tuple in types)
+        elif t is list and types == {dict}:
+            keys = set(map(type, chain.from_iterable(x)))
+            values = set(map(type, chain.from_iterable(map(dict.values, x))))
+            both = keys | values
+            if both <= SCALARS and (not both & _TEXT or _longest(_dict_items(x)) <= ROW_TEXT):
+                self._enter(x, len(x))
+                return self._flat(x, False, rows=False)
+        self._generic(x, K_LIST if t is list else K_TUPLE)
+
+    def _generic(self, x: Iterable[Any], kind: int) -> None:
+        self._op(BEGIN, kind)
+        for item in x:
+            self._emit(item)
+        self._op(END)
+
+    def _flat(self, x: list[Any] | tuple[Any, ...], is_tuple: bool, rows: bool) -> None:
+        """A sequence whose items (or rows' items) are scalars: packed in slices by msgpack."""
+        n = len(x)
+        step = _step(self._pack(x[:64]), min(n, 64))
+        if n <= step:
+            self._op(ROWS if rows else TUPLE if is_tuple else VALUE, x if type(x) is list else list(x))
+            return
+        self._op(BEGIN, K_TUPLE if is_tuple else K_LIST)
+        op = EXTEND_ROWS if rows else EXTEND
+        start = 0
+        while start < n:
+            part = x[start : start + step]
+            packed = self._pack((op, part))
+            if len(packed) > 4 * SLICE_BYTES and step > 1:  # wider rows than the sample: halve
+                step //= 2
+                continue
+            self._write(packed)
+            start += len(part)
+        self._op(END)
+
+    def _dict(self, x: dict[Any, Any]) -> None:
+        self._enter((x,), 1)
+        keys, values = set(map(type, x)), set(map(type, x.values()))
+        both = keys | values
+        if not both <= SCALARS or (both & _TEXT and _longest(chain(x, x.values())) > ROW_TEXT):
+            if not keys <= SCALARS | {tuple}:
+                raise Fallback  # keys the generic path cannot write (frozensets, own objects)
+            self._op(BEGIN, K_DICT)
+            for k, v in x.items():
+                self._emit(k)
+                self._emit(v)
+            self._op(END)
+            return
+        n = len(x)
+        step = _step(self._pack(dict(islice(x.items(), 64))), min(n, 64))
+        if n <= step:
+            self._op(VALUE, x)
+            return
+        self._op(BEGIN, K_DICT)
+        items = iter(x.items())
+        for _ in range(0, n, step):
+            self._op(UPDATE, dict(islice(items, step)))
+        self._op(END)
+
+
+def _step(sample: bytes, count: int) -> int:
+    """Items per slice, from the packed size of a sample of the first items."""
+    per_item = max(1.0, len(sample) / max(1, count))
+    return max(1, int(SLICE_BYTES / per_item))
+
+
+def _longest(items: Iterable[Any]) -> int:
+    return max((len(v) for v in items if type(v) is str or type(v) is bytes), default=0)
+
+
+def _dict_items(rows: list[dict[Any, Any]]) -> Iterator[Any]:
+    return chain(chain.from_iterable(rows), chain.from_iterable(map(dict.values, rows)))
+
+
+class FastDecoder:
+    """Rebuilds a value from the operations :class:`FastEncoder` wrote.
+
+    ``walker(text)`` decodes a WALKER section (the Python walker's JSON text).
+    """
+
+    def __init__(self, walker: Callable[[str], object]) -> None:
+        self._walker = walker
+        self._stack: list[list[Any]] = []  # [kind, accumulator, pending dict key]
+        self.done = False
+        self.value: object = None
+
+    def feed(self, ops: Iterable[Any]) -> None:
+        """Apply operations (msgpack arrays) in order."""
+        for op in ops:
+            code = op[0]
+            if code == VALUE:
+                self._push(op[1])
+            elif code == EXTEND:
+                self._stack[-1][1].extend(op[1])
+            elif code == EXTEND_ROWS:
+                self._stack[-1][1].extend(map(tuple, op[1]))
+            elif code == UPDATE:
+                self._stack[-1][1].update(op[1])
+            elif code == PIECE:
+                self._stack[-1][1].append(op[1])
+            elif code == BEGIN:
+                self._stack.append([op[1], {} if op[1] == K_DICT else [], _NO_KEY])
+            elif code == END:
+                self._push(self._finish(*self._stack.pop()[:2]))
+            elif code == TUPLE:
+                self._push(tuple(op[1]))
+            elif code == ROWS:
+                self._push(list(map(tuple, op[1])))
+            else:
+                raise ValueError(f"unknown operation {code!r}")
+
+    def _finish(self, kind: int, acc: Any) -> object:
+        if kind == K_TUPLE:
+            return tuple(acc)
+        if kind == K_STR:
+            return "".join(acc)
+        if kind == K_BYTES:
+            return b"".join(acc)
+        if kind == K_WALKER:
+            return self._walker("".join(acc))
+        return acc
+
+    def _push(self, value: object) -> None:
+        if not self._stack:
+            if self.done:
+                raise ValueError("data after the end of the value")
+            self.done, self.value = True, value
+            return
+        top = self._stack[-1]
+        if top[0] != K_DICT:
+            top[1].append(value)
+        elif top[2] is _NO_KEY:
+            top[2] = value
+        else:
+            top[1][top[2]] = value
+            top[2] = _NO_KEY
+
+
+_NO_KEY = object()
+
+
+def plain_preview(x: object, limit: int = 200) -> str:
+    """A one-line preview of plain data, capped at ``limit`` characters.
+
+    Only builtin scalars get ``repr`` (their repr runs no conversation code);
+    containers are rendered here so a huge one costs only what fits.
+    """
+    parts: list[str] = []
+    room = [limit]
+
+    def put(text: str) -> None:
+        parts.append(text)
+        room[0] -= len(text)
+        if room[0] < 0:
+            raise _Full
+
+    def render(v: object, depth: int) -> None:
+        t = type(v)
+        if t is str or t is bytes:
+            put(repr(v[: room[0] + 1]))  # type: ignore[index]
+        elif t in SCALARS:
+            put(repr(v))
+        elif depth > 20:
+            put("…")
+        elif t is dict:
+            put("{")
+            for i, (k, val) in enumerate(v.items()):  # type: ignore[attr-defined]
+                put(", " if i else "")
+                render(k, depth + 1)
+                put(": ")
+                render(val, depth + 1)
+            put("}")
+        else:
+            seq: Any = v
+            put("(" if t is tuple else "[")
+            for i, item in enumerate(seq):
+                put(", " if i else "")
+                render(item, depth + 1)
+            put(",)" if t is tuple and len(seq) == 1 else ")" if t is tuple else "]")
+
+    try:
+        render(x, 0)
+    except _Full:
+        return "".join(parts)[: limit - 1] + "…"
+    return "".join(parts)
+
+
+class _Full(Exception):
+    pass

@@ -1,0 +1,339 @@
+"""Values cross the pipe in bounded, content-addressed chunks, never as one frame.
+
+Worker side, after a block: each changed value is encoded
+(:mod:`envloop.sandbox._codec_fast`, or the Python walker for what is not
+plain data) into a byte stream that :class:`ChunkWriter` cuts into chunks of
+:data:`CHUNK_BYTES` at fixed offsets, each named by its sha256.  Chunks are
+offered to the host a few at a time (``offer`` → ``need``); only the ones the
+database lacks cross the pipe, as binary frames.  The result frame then names
+each value by its list of chunk digests.  On restore the worker asks for
+chunks (``want``) a few at a time and decodes while they arrive.
+
+Host side, :class:`HostChunkPort` answers those frames from a
+:class:`ChunkStore`: it checks every chunk it receives against the digest it
+asked for (a worker cannot poison the content-addressed store), and keeps
+them where the caller says -- the environment spools them to a temporary
+file and writes them in the block's one transaction.
+
+Memory on both sides is bounded by a few chunks plus one slice of the
+encoder, whatever the value's size; the value itself is the only big thing.
+sha256 rather than blake2b: with the CPU's SHA extensions it measured 1.8 GB/s
+against blake2b's 1.0 GB/s here, and the blob table is keyed by sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgpack
+
+from envloop.limits import human
+from envloop.sandbox import codec, protocol
+from envloop.sandbox._codec_common import DecodeError
+from envloop.sandbox._codec_fast import K_WALKER, Fallback, FastDecoder, FastEncoder, plain_preview
+
+__all__ = [
+    "CHUNK_BYTES",
+    "DEFAULT_MAX_VALUE_BYTES",
+    "ENCODING",
+    "ChunkStore",
+    "ChunkWriter",
+    "HostChunkPort",
+    "LocalChunks",
+    "MemoryChunkStore",
+    "Streamed",
+    "TooLarge",
+    "WorkerTransport",
+    "decode_value",
+    "encode_value",
+    "stored_digest",
+]
+
+ENCODING = "envloop-codec-2"
+CHUNK_BYTES = 1 << 20
+BATCH = 4  # chunks per offer / want round trip
+DEFAULT_MAX_VALUE_BYTES = 1 << 30
+_MAX_DIGESTS = 64
+_HEX = frozenset("0123456789abcdef")
+
+
+# ----------------------------------------------------------------- encoding --
+
+
+class ChunkWriter:
+    """Cuts a byte stream into fixed-size chunks, hands each to ``put`` with its sha256.
+
+    Past ``limit`` bytes it stops buffering and sending but keeps counting, so
+    a value over the limit is reported with its real size at no memory cost.
+    """
+
+    def __init__(self, put: Callable[[str, bytes], None], limit: int, chunk: int = CHUNK_BYTES) -> None:
+        self._put: Callable[[str, bytes], None] | None = put
+        self._buf = bytearray()
+        self._chunk = chunk
+        self.limit = limit
+        self.size = 0
+        self.digests: list[str] = []
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._put is None:
+            return
+        if self.size > self.limit:
+            self._put = None
+            self._buf.clear()
+            return
+        buf = self._buf
+        buf += data
+        chunk = self._chunk
+        if len(buf) >= chunk:
+            cut = len(buf) - len(buf) % chunk
+            view = memoryview(buf)
+            for start in range(0, cut, chunk):
+                self._emit(bytes(view[start : start + chunk]))
+            view.release()
+            del buf[:cut]
+
+    def close(self) -> None:
+        if self._buf and self._put is not None:
+            self._emit(bytes(self._buf))
+        self._buf.clear()
+
+    def _emit(self, data: bytes) -> None:
+        digest = hashlib.sha256(data).hexdigest()
+        self.digests.append(digest)
+        assert self._put is not None
+        self._put(digest, data)
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A value written as chunks: what the result frame says about it."""
+
+    digest: str
+    chunks: list[str]
+    size: int
+    preview: str
+    type_name: str
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class TooLarge:
+    """A value over the per-value limit: it stays live in the worker, reported as not stored."""
+
+    size: int
+    limit: int
+    preview: str
+    type_name: str
+    ok: bool = False
+    kind: str = field(default="other")
+
+    def describe(self, name: str) -> str:
+        return (f"{name}: not stored: {human(self.size)} encoded is over the limit of {human(self.limit)} "
+                "per value (ENVLOOP_MAX_VALUE_BYTES); it stays live until the worker restarts")
+
+
+def encode_value(value: object, own_classes: Collection[type], put: Callable[[str, bytes], None],
+                 limit: int) -> Streamed | TooLarge | codec.Unencodable:
+    """Encode ``value`` as chunks handed to ``put``; plain data at C speed, the rest by the walker."""
+    writer = ChunkWriter(put, limit)
+    try:
+        FastEncoder(writer.write).run(value)
+        preview, type_name = plain_preview(value), type(value).__name__
+    except Fallback:
+        encoded = codec.encode(value, own_classes=own_classes, limit_bytes=max(limit, 1))
+        if not encoded.ok:
+            return encoded
+        writer = ChunkWriter(put, limit)
+        FastEncoder(writer.write).pieces(encoded.text, K_WALKER)
+        preview, type_name = encoded.preview, encoded.type_name
+    writer.close()
+    if writer.size > limit:
+        return TooLarge(writer.size, limit, preview, type_name)
+    digest = hashlib.sha256("\n".join([ENCODING, *writer.digests]).encode()).hexdigest()
+    return Streamed(digest, writer.digests, writer.size, preview, type_name)
+
+
+def decode_value(stored: Mapping[str, Any], classes: Mapping[str, type],
+                 fetch: Callable[[list[str]], Iterator[bytes]]) -> object:
+    """Rebuild a stored value in the worker, chunk by chunk (``envloop-codec-1`` values come inline)."""
+    if stored.get("encoding") != ENCODING:
+        return codec.decode(stored["root"], classes=classes, chunks=stored.get("chunks") or {})
+    digests = stored.get("chunks")
+    if type(digests) is not list:
+        raise DecodeError("the stored value lists no chunks")
+    decoder = FastDecoder(lambda text: codec.decode(text, classes=classes))
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True, max_buffer_size=64 << 20)
+    try:
+        for data in fetch(digests):
+            unpacker.feed(data)
+            decoder.feed(unpacker)
+    except (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException) as broken:
+        raise DecodeError(f"the stored value is corrupt: {broken}") from None
+    if not decoder.done or unpacker.read_bytes(1):
+        raise DecodeError("the stored value is incomplete")
+    return decoder.value
+
+
+# ---------------------------------------------------------------- transport --
+
+
+class WorkerTransport:
+    """The worker's end: offer chunks after a block, fetch them during a restore."""
+
+    def __init__(self, sock: socket.socket, reader: protocol.FrameReader, batch: int = BATCH) -> None:
+        self._sock = sock
+        self._reader = reader
+        self._batch = batch
+        self._pending: list[tuple[str, bytes]] = []
+
+    def put(self, digest: str, data: bytes) -> None:
+        self._pending.append((digest, data))
+        if len(self._pending) >= self._batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Offer the pending chunks; send the ones the host says it lacks."""
+        if not self._pending:
+            return
+        protocol.send_frame(self._sock, {"op": "offer", "digests": [d for d, _ in self._pending]})
+        need = set(self._await("need").get("digests") or ())
+        for digest, data in self._pending:
+            if digest in need:
+                need.discard(digest)
+                protocol.send_chunk(self._sock, data)
+        self._pending.clear()
+
+    def fetch(self, digests: list[str]) -> Iterator[bytes]:
+        """The chunks' bytes in order, asked for a batch at a time and checked against their digests."""
+        for start in range(0, len(digests), self._batch):
+            part = digests[start : start + self._batch]
+            protocol.send_frame(self._sock, {"op": "want", "digests": part})
+            got = [self._await("chunk", "missing") for _ in part]  # read the whole batch: no stray frames
+            for digest, frame in zip(part, got, strict=True):
+                data = frame.get("data")
+                if frame.get("op") == "missing" or type(data) is not bytes:
+                    raise DecodeError(f"chunk {digest[:12]} of the stored value is missing")
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise DecodeError(f"chunk {digest[:12]} of the stored value is corrupt")
+                yield data
+
+    def _await(self, *ops: str) -> dict[str, Any]:
+        while True:
+            frame = self._reader.read()
+            if frame.get("op") in ops:
+                return frame
+            if frame.get("op") != "reply":  # a reply to a call an interrupt abandoned is dropped
+                raise protocol.ProtocolError(f"expected {ops[0]}, got {str(frame.get('op'))[:20]}")
+
+
+class LocalChunks:
+    """The worker's chunk sink when no host is attached (a Snapshotter used on its own)."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, bytes] = {}
+
+    def put(self, digest: str, data: bytes) -> None:
+        self.chunks[digest] = data
+
+    def flush(self) -> None:
+        pass
+
+    def fetch(self, digests: list[str]) -> Iterator[bytes]:
+        for digest in digests:
+            if digest not in self.chunks:
+                raise DecodeError(f"chunk {digest[:12]} of the stored value is missing")
+            yield self.chunks[digest]
+
+
+def stored_digest(stored: Mapping[str, Any]) -> str:
+    """The digest :func:`encode_value` gives the value ``stored`` holds (change detection after a restore)."""
+    if stored.get("encoding") == ENCODING:
+        return hashlib.sha256("\n".join([ENCODING, *stored["chunks"]]).encode()).hexdigest()
+    return hashlib.sha256(str(stored["root"]).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ChunkStore(Protocol):
+    """Where the host keeps chunks: the database (through a spool) or memory."""
+
+    def missing(self, digests: list[str]) -> list[str]: ...
+
+    def put(self, digest: str, data: bytes) -> None: ...
+
+    def get(self, digest: str) -> bytes | None: ...
+
+
+class MemoryChunkStore:
+    """Chunks in a dict: for a Sandbox used without a database (tests, benchmarks)."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, bytes] = {}
+
+    def missing(self, digests: list[str]) -> list[str]:
+        return [d for d in dict.fromkeys(digests) if d not in self.chunks]
+
+    def put(self, digest: str, data: bytes) -> None:
+        self.chunks[digest] = data
+
+    def get(self, digest: str) -> bytes | None:
+        return self.chunks.get(digest)
+
+
+def _digests(frame: dict[str, Any]) -> list[str] | None:
+    value = frame.get("digests")
+    if type(value) is not list or len(value) > _MAX_DIGESTS:
+        return None
+    for d in value:
+        if type(d) is not str or len(d) != 64 or not _HEX.issuperset(d):
+            return None
+    return value
+
+
+class HostChunkPort:
+    """The host's end: answers ``offer``, ``chunk`` and ``want`` frames from a :class:`ChunkStore`."""
+
+    OPS = frozenset({"offer", "chunk", "want"})
+
+    def __init__(self, store: ChunkStore | None = None) -> None:
+        self.store: ChunkStore = store if store is not None else MemoryChunkStore()
+        self._expected: deque[str] = deque()
+
+    def reset(self) -> None:
+        self._expected.clear()
+
+    def handle(self, sock: socket.socket, frame: dict[str, Any]) -> bool:
+        """Answer one frame; False when the worker broke the protocol (the caller replaces it)."""
+        op = frame.get("op")
+        if op == "chunk":
+            data = frame.get("data")
+            if not self._expected or type(data) is not bytes:
+                return False
+            digest = self._expected.popleft()
+            if hashlib.sha256(data).hexdigest() != digest:
+                return False
+            self.store.put(digest, data)
+            return True
+        digests = _digests(frame)
+        if digests is None:
+            return False
+        try:
+            if op == "offer":
+                need = self.store.missing(digests)
+                self._expected.extend(need)
+                protocol.send_frame(sock, {"op": "need", "digests": need})
+            else:
+                for digest in digests:
+                    data = self.store.get(digest)
+                    if data is None:
+                        protocol.send_frame(sock, {"op": "missing", "digest": digest})
+                    else:
+                        protocol.send_chunk(sock, data)
+        except OSError:
+            pass  # the next read reports the worker's death
+        return True

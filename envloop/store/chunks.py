@@ -1,0 +1,117 @@
+"""The host's chunk store for one conversation: a spool file while a block runs, the database after.
+
+Chunks of changed values (and artifact contents) arrive while the block is
+still running, before its transaction exists, and a block may stream far more
+than the host should hold in memory.  So they go to an anonymous temporary
+file, indexed by digest; :meth:`SpoolChunkStore.commit` copies the ones a
+finished block's versions refer to into ``blobs`` inside the block's one
+transaction, one chunk at a time.  A block that is killed, or whose values are
+refused, leaves nothing behind: the spool is emptied before the next block.
+
+``missing`` answers the worker's offers: a chunk the database or the spool
+already holds does not cross the pipe again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from typing import IO
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from envloop.store.db import Database
+from envloop.store.models import Blob
+
+__all__ = ["SpoolChunkStore"]
+
+_LOOKUP = 500  # digests per IN (...) query
+
+
+class SpoolChunkStore:
+    """Chunks spooled to a temporary file, then written to the database in the block's transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._file: IO[bytes] | None = None
+        self._index: dict[str, tuple[int, int]] = {}
+        self._end = 0
+
+    # -- the ChunkStore protocol (envloop.sandbox.stream) --------------------------
+
+    def missing(self, digests: list[str]) -> list[str]:
+        wanted = [d for d in dict.fromkeys(digests) if d not in self._index]
+        if not wanted:
+            return []
+        with self.database.session() as session:
+            have = _existing(session, wanted)
+        return [d for d in wanted if d not in have]
+
+    def put(self, digest: str, data: bytes) -> None:
+        if digest in self._index:
+            return
+        spool = self._spool()
+        spool.seek(self._end)
+        spool.write(data)
+        self._index[digest] = (self._end, len(data))
+        self._end += len(data)
+
+    def get(self, digest: str) -> bytes | None:
+        if digest in self._index:
+            return self._read(digest)
+        with self.database.session() as session:
+            blob = session.get(Blob, digest)
+            return None if blob is None else bytes(blob.data)
+
+    # -- the block's life ------------------------------------------------------------
+
+    def spooled(self, digest: str) -> bool:
+        return digest in self._index
+
+    def commit(self, session: Session, digests: Iterable[str]) -> int:
+        """Write the spooled chunks among ``digests`` that the database lacks; bytes written."""
+        todo = [d for d in dict.fromkeys(digests) if d in self._index]
+        written = 0
+        for start in range(0, len(todo), _LOOKUP):
+            part = todo[start : start + _LOOKUP]
+            have = _existing(session, part)
+            for digest in part:
+                if digest in have:
+                    continue
+                data = self._read(digest)
+                session.execute(insert(Blob), [{"sha256": digest, "size": len(data), "data": data}])
+                written += len(data)
+        return written
+
+    def reset(self) -> None:
+        """Forget what the last block spooled (called before each block)."""
+        self._index.clear()
+        self._end = 0
+        if self._file is not None:
+            self._file.truncate(0)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._index.clear()
+
+    def _spool(self) -> IO[bytes]:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="envloop-spool-")  # noqa: SIM115 (lives with the store)
+        return self._file
+
+    def _read(self, digest: str) -> bytes:
+        offset, size = self._index[digest]
+        spool = self._spool()
+        spool.seek(offset)
+        return spool.read(size)
+
+
+def _existing(session: Session, digests: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(digests), _LOOKUP):
+        part = digests[start : start + _LOOKUP]
+        found.update(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(part))))
+    return found

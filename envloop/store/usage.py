@@ -1,0 +1,84 @@
+"""How much a conversation stores, and which of a block's changes fit under its limits.
+
+Used by the environment while it persists a block: a change that would take
+the conversation's stored values over ``ENVLOOP_MAX_CONVERSATION_BYTES`` is
+turned into a "not stored" version (the value stays live in the worker), and
+artifact saves are checked against ``ENVLOOP_MAX_ARTIFACT_BYTES`` as they
+happen.  See :mod:`envloop.limits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from envloop.limits import human
+from envloop.store.models import ArtifactVersion, DefinitionVersion
+
+__all__ = ["admit_changes", "artifact_bytes", "streamed_digests", "value_bytes"]
+
+STREAMED = "envloop-codec-2"
+
+
+def value_bytes(session: Session, conversation_id: int, exclude: Iterable[str] = ()) -> int:
+    """Encoded bytes of the newest stored version of every name (except ``exclude``)."""
+    newest = (
+        select(func.max(DefinitionVersion.id).label("id"))
+        .where(DefinitionVersion.conversation_id == conversation_id)
+        .group_by(DefinitionVersion.name)
+        .subquery()
+    )
+    stmt = select(func.coalesce(func.sum(DefinitionVersion.size), 0)).where(
+        DefinitionVersion.id.in_(select(newest.c.id)),
+        DefinitionVersion.kind == "value",
+        DefinitionVersion.value_sha256.is_not(None),
+    )
+    names = list(exclude)
+    if names:
+        stmt = stmt.where(DefinitionVersion.name.not_in(names))
+    return int(session.scalar(stmt) or 0)
+
+
+def artifact_bytes(session: Session, conversation_id: int) -> int:
+    """Bytes of every artifact version of a conversation (what its artifact quota counts)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(ArtifactVersion.size), 0)).where(ArtifactVersion.conversation_id == conversation_id)
+    )
+    return int(total or 0)
+
+
+def admit_changes(
+    session: Session, conversation_id: int, changes: Sequence[dict[str, Any]], limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The changes to store, with those over the conversation's limit turned into "not stored" ones.
+
+    Returns ``(changes, not_stored)``; ``not_stored`` lists every value the
+    block changed that is not stored (refused by the codec, over the per-value
+    limit, or over this limit) as ``{"name", "reason", "size"}``.
+    """
+    admitted: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    sized = [c for c in changes if c.get("encoding") == STREAMED]
+    total = value_bytes(session, conversation_id, {c["name"] for c in changes}) if sized else 0
+    for change in changes:
+        size = change.get("size") or 0
+        if change.get("encoding") == STREAMED and total + size > limit:
+            reason = (f"{change['name']}: not stored: the conversation's stored values would reach "
+                      f"{human(total + size)}, over its limit of {human(limit)} (ENVLOOP_MAX_CONVERSATION_BYTES); "
+                      "it stays live until the worker restarts")
+            change = {k: v for k, v in change.items() if k not in ("encoding", "chunks")}
+            change["lost_reason"] = reason
+        elif change.get("encoding") == STREAMED:
+            total += size
+        if change.get("lost_reason"):
+            refused.append({"name": change["name"], "reason": change["lost_reason"], "size": change.get("size")})
+        admitted.append(change)
+    return admitted, refused
+
+
+def streamed_digests(changes: Iterable[dict[str, Any]]) -> list[str]:
+    """Every chunk the stored changes refer to, in order (the spool writes these)."""
+    return [d for c in changes if c.get("encoding") == STREAMED for d in c.get("chunks") or ()]

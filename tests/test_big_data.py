@@ -1,0 +1,191 @@
+"""Real data in the var index: big values stream in chunks, limits and quotas are reported when the block runs.
+
+Each ``run_cli`` call is a new envloop process, so "stores" here always means
+"a later process gets it back".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envloop.sandbox import Sandbox
+from envloop.sandbox.stream import (
+    LocalChunks,
+    MemoryChunkStore,
+    Streamed,
+    decode_value,
+    encode_value,
+)
+
+
+@pytest.fixture
+def cli(run_cli, data_home: Path):
+    """Run a command (JSON output parsed) against the test's database; assert the exit status."""
+
+    def call(*args: str, status: int = 0, env: dict[str, str] | None = None) -> Any:
+        done = run_cli(*args, env=env, timeout=300)
+        assert done.returncode == status, (args, done.stdout, done.stderr)
+        return json.loads(done.stdout) if "--json" in args else done
+
+    return call
+
+
+def _db(data_home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(next(data_home.rglob("*.db")))
+
+
+def test_values_bigger_than_any_frame_store_and_resume(cli) -> None:
+    report = cli("run", "--new", "--json", "xs = list(range(1_000_000))\nimport random\n"
+                 "b = random.Random(7).randbytes(5_000_000)\nbig = 'z' * 40_000_000\nn = 1")
+    assert report["ok"] and report["not_stored"] == []
+    assert {"xs", "b", "big", "n"} <= set(report["names"])
+    again = cli("run", "--json", "import random\n"
+                "print(xs[-1], len(xs), b == random.Random(7).randbytes(5_000_000), len(big), big[-3:], n)")
+    assert again["stdout"] == "999999 1000000 True 40000000 zzz 1\n"
+
+
+def test_word_counts_over_600k_words_store_and_resume(cli) -> None:
+    code = ("words = [('w' + str(i % 5000)) for i in range(600_000)]\ncounts = {}\n"
+            "for w in words:\n    counts[w] = counts.get(w, 0) + 1\nrows = sorted((c, w) for w, c in counts.items())")
+    assert cli("run", "--new", "--json", code)["not_stored"] == []
+    again = cli("run", "--json", "print(len(words), len(counts), counts['w42'], rows[0], type(rows[0]).__name__)")
+    assert again["stdout"] == "600000 5000 120 (120, 'w0') tuple\n"
+
+
+def test_only_chunks_the_store_lacks_cross_the_pipe(tmp_path: Path) -> None:
+    store = MemoryChunkStore()
+    with Sandbox(tmp_path / "ws", chunk_store=store) as sandbox:
+        first = sandbox.run("xs = list(range(1_000_000))")
+        assert first.ok and len(first.changes[0]["chunks"]) > 3
+        held = len(store.chunks)
+        appended = sandbox.run("xs.append(-1)")
+        assert appended.changes[0]["name"] == "xs"
+        assert len(store.chunks) - held <= 2  # the last chunk (and at most its neighbour), not the list again
+        unchanged = sandbox.run("len(xs)")
+        assert unchanged.changes == () and unchanged.result == "1000001"
+
+
+SHAPES: list[object] = [
+    list(range(-5, 300_000)),
+    [i * 0.25 for i in range(100_000)] + [float("inf"), -0.0, 1e308],
+    ["s" + str(i) for i in range(50_000)] + ["é∂", ""],
+    [{"id": i, "name": "n" + str(i), "ok": i % 2 == 0, "x": None} for i in range(30_000)],
+    [(i, i * 0.5, "p" + str(i)) for i in range(30_000)],
+    [[i, i + 1] for i in range(20_000)],
+    {"w" + str(i): i for i in range(100_000)},
+    {"nested": {"a": [1, (2, 3), {"b": b"\x00\xff"}]}, (1, 2): "tuple key", 3: [None, True, False]},
+    "long " * 200_000,
+    bytes(range(256)) * 5000,
+    (1, "two", 3.0, None),
+    [2**64, 2**70, -(2**65)],  # big ints: the walker
+    {1, 2, 3},  # a set: the walker
+]
+
+
+@pytest.mark.parametrize("value", SHAPES, ids=lambda v: type(v).__name__ + str(len(v)))  # type: ignore[arg-type]
+def test_data_shapes_come_back_equal_and_of_the_same_types(value: object) -> None:
+    chunks = LocalChunks()
+    encoded = encode_value(value, (), chunks.put, 1 << 30)
+    assert isinstance(encoded, Streamed)
+    back = decode_value({"encoding": "envloop-codec-2", "chunks": encoded.chunks}, {}, chunks.fetch)
+    assert back == value and _types(back) == _types(value)
+
+
+def _types(value: object) -> object:
+    if type(value) in (list, tuple):
+        return type(value), [_types(v) for v in value[:50]]  # type: ignore[index]
+    if type(value) is dict:
+        return dict, [(_types(k), _types(v)) for k, v in list(value.items())[:50]]  # type: ignore[attr-defined]
+    return type(value)
+
+
+def test_shared_and_cyclic_containers_keep_their_identity() -> None:
+    row = [1, 2]
+    cyclic: list[object] = [row, row]
+    cyclic.append(cyclic)
+    chunks = LocalChunks()
+    encoded = encode_value(cyclic, (), chunks.put, 1 << 30)
+    assert isinstance(encoded, Streamed)
+    back: Any = decode_value({"encoding": "envloop-codec-2", "chunks": encoded.chunks}, {}, chunks.fetch)
+    assert back[0] is back[1] and back[2] is back and back[0] == [1, 2]
+
+
+def test_nan_keeps_its_sign_bit() -> None:
+    chunks = LocalChunks()
+    value = [float("nan"), -float("nan")]
+    encoded = encode_value(value, (), chunks.put, 1 << 30)
+    assert isinstance(encoded, Streamed)
+    back: Any = decode_value({"encoding": "envloop-codec-2", "chunks": encoded.chunks}, {}, chunks.fetch)
+    assert [math.copysign(1, x) for x in back] == [math.copysign(1, x) for x in value]
+
+
+def test_a_value_over_the_limit_is_reported_when_the_block_runs_and_the_rest_is_kept(cli) -> None:
+    env = {"ENVLOOP_MAX_VALUE_BYTES": "1MB"}
+    report = cli("run", "--new", "--json", "xs = list(range(1_000_000))\nsmall = [1, 2, 3]\nprint('done')\nlen(xs)",
+                 env=env)
+    assert report["ok"] and report["stdout"] == "done\n" and report["result"] == "1000000"
+    [refused] = report["not_stored"]
+    assert refused["name"] == "xs" and refused["size"] > 1_000_000
+    assert "not stored" in refused["reason"] and "4.6 MiB" in refused["reason"] and "ENVLOOP_MAX_VALUE_BYTES" in refused["reason"]
+    listed = {v["name"]: v for v in cli("vars", "--json", env=env)}
+    assert listed["xs"]["status"] == "lost" and listed["small"]["status"] == "live"
+    text = cli("run", "print(small)", env=env)
+    assert text.stdout == "[1, 2, 3]\n"
+
+
+def test_the_conversation_limit_refuses_what_does_not_fit(cli) -> None:
+    env = {"ENVLOOP_MAX_CONVERSATION_BYTES": "6MB"}
+    cli("run", "--new", "--json", "a = list(range(1_000_000))", env=env)
+    report = cli("run", "--json", "b = list(range(1_000_000))\nc = 'fits'", env=env)
+    assert [r["name"] for r in report["not_stored"]] == ["b"]
+    assert "ENVLOOP_MAX_CONVERSATION_BYTES" in report["not_stored"][0]["reason"]
+    assert cli("run", "--json", "print(len(a), c)", env=env)["stdout"] == "1000000 fits\n"
+
+
+def test_artifact_quota_is_a_clear_error_and_the_block_keeps_its_other_effects(cli) -> None:
+    env = {"ENVLOOP_MAX_ARTIFACT_BYTES": "1MB"}
+    code = ("saved = 0\nerror = None\nfor i in range(5):\n    try:\n        save_artifact('part' + str(i), 'x' * 300_000)\n"
+            "        saved += 1\n    except ValueError as exc:\n        error = str(exc)\nkept = 'yes'")
+    report = cli("run", "--new", "--json", code, env=env)
+    assert report["ok"]
+    again = cli("run", "--json", "print(saved, kept)\nprint(error)", env=env)
+    assert again["stdout"].splitlines()[0] == "3 yes"
+    assert "quota" in again["stdout"] and "ENVLOOP_MAX_ARTIFACT_BYTES" in again["stdout"]
+    assert sorted(a["name"] for a in cli("artifacts", "--json")) == ["part0", "part1", "part2"]
+
+
+def test_artifacts_of_a_block_killed_at_its_deadline_are_not_stored(cli) -> None:
+    cli("run", "--new", "--json", "x = 1")
+    report = cli("run", "--json", "--timeout", "2", "save_artifact('early', 'data')\nwhile True:\n    pass", status=3)
+    assert report["limit"] == "timeout"
+    assert cli("artifacts", "--json") == []
+
+
+def test_workspace_quota_stops_write_file_with_a_clear_error(cli) -> None:
+    env = {"ENVLOOP_MAX_WORKSPACE_BYTES": "1MB"}
+    code = ("n = 0\ntry:\n    for i in range(10):\n        write_file('f' + str(i) + '.txt', 'y' * 300_000)\n"
+            "        n += 1\nexcept ValueError as exc:\n    print(exc)\nafter = n")
+    report = cli("run", "--new", "--json", code, env=env)
+    assert "workspace" in report["stdout"] and "ENVLOOP_MAX_WORKSPACE_BYTES" in report["stdout"]
+    assert cli("run", "--json", "print(after)", env=env)["stdout"] == "3\n"
+
+
+def test_provenance_rows_grow_linearly_with_reads_and_writes(cli, data_home: Path) -> None:
+    n = 300
+    setup = "".join(f"l{i} = []\n" for i in range(n))
+    body = "".join(f"    l{i}.append(1)\n" for i in range(n))
+    cli("run", "--new", "--json", setup + "def g():\n" + body)
+    report = cli("run", "--json", "g()")
+    assert len(report["names"]) == n
+    with _db(data_home) as db:
+        items = db.execute("select count(*) from read_set_items").fetchone()[0]
+        edges = db.execute("select count(*) from provenance_edges").fetchone()[0]
+    assert items + edges <= 3 * n  # N names read and written: O(N) rows, not N * N
+    reads = {v["version"]: v["reads"] for v in cli("history", "l7", "--json")}
+    assert "l7 v1" in reads[2] and "l123 v1" in reads[2] and "g v1" in reads[2]
