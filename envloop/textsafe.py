@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import html
 import re
+import typing
 
-__all__ = ["for_comment_lines", "for_markdown", "for_terminal", "unicode_safe"]
+__all__ = ["TerminalGuard", "for_comment_lines", "for_markdown", "for_terminal", "unicode_safe"]
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # C0 controls except TAB and LF, DEL, C1 controls, and the bidirectional overrides
@@ -67,3 +68,35 @@ def for_markdown(text: str) -> str:
     """Prose for Markdown/notebook cells: HTML escaped, script links broken, controls spelled out."""
     text = html.escape(for_terminal(text), quote=False)
     return _SCRIPT_SCHEMES.sub(lambda m: f"{m.group(1)}\u200b{m.group(2)}:", text)
+
+
+# An SGR sequence (colours, bold): the one escape a CLI's own styling uses and that cannot
+# move the cursor, clear the screen, retitle the window or write the clipboard.
+_TERMINAL_UNSAFE = re.compile("\x1b\\[[0-9;]{0,32}m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _keep_sgr(match: re.Match[str]) -> str:
+    text = match.group()
+    return text if len(text) > 1 else _escape(match)
+
+
+class TerminalGuard:
+    """A text stream wrapper for a terminal: every control character but TAB, LF and colour codes spelled out.
+
+    Installed over ``sys.stdout``/``sys.stderr`` by the command line when they are
+    terminals, so no command can forget it: a name, preview or printed line a block made
+    cannot retitle, clear or reprogram the terminal (OSC and CSI sequences survive click's
+    colour stripping).  Surrogates are written as ``\\udXXX``.
+    """
+
+    def __init__(self, stream: typing.TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # a text stream refuses bytes (click probes with b"")
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.stream.write(_TERMINAL_UNSAFE.sub(_keep_sgr, unicode_safe(text)))
+        return len(text)
+
+    def __getattr__(self, name: str) -> typing.Any:
+        return getattr(self.stream, name)

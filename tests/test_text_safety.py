@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from envloop import export
 from envloop.export import BlockView, ConversationView, TurnView
@@ -72,3 +73,43 @@ def test_terminal_text_spells_out_controls_and_keeps_newlines_and_tabs():
     assert for_terminal("one\ntwo", newlines=False) == "one\\x0atwo"
     assert unicode_safe("caf" + chr(0xDCE9)) == "caf\\udce9"
     assert for_markdown("a < b & c") == "a &lt; b &amp; c"
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_printed_by_a_block_is_shown_escaped_and_stored(run_cli):
+    ran = run_cli("run", "--new", "print(chr(0xd800))\nx = chr(0xd801) + 'y'\nraise ValueError(chr(0xdc80))")
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout == "\\ud800\n"
+    assert "ValueError (line 3): \\udc80" in ran.stderr and "Traceback" not in ran.stderr
+    again = run_cli("run", "print(len(x), repr(x))")
+    assert again.returncode == 0 and again.stdout == "2 '\\ud801y'\n", again.stderr
+    history = run_cli("history", "x")
+    assert history.returncode == 0 and "Traceback" not in history.stderr
+
+
+def test_arguments_that_are_not_utf8_do_not_traceback(run_cli, tmp_path):
+    import os
+
+    envloop = os.fsencode(Path(sys.executable).with_name("envloop"))
+    home = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    for args in ([b"run", b"--new", b'v = "caf\xe9"\nprint(v)'], [b"history", b"caf\xe9"], [b"why", b"\xff"]):
+        proc = subprocess.run([envloop, *args], capture_output=True, env=home, cwd=tmp_path, timeout=120)
+        assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    ran = subprocess.run([envloop, b"run", b"print(v)"], capture_output=True, env=home, cwd=tmp_path, timeout=120)
+    assert ran.stdout.decode() == "caf\ufffd\n"
+
+
+def test_escape_sequences_reach_a_terminal_spelled_out(tmp_path):
+    import os
+
+    pexpect = __import__("pytest").importorskip("pexpect")
+    envloop = str(Path(sys.executable).with_name("envloop"))
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm"}
+    code = "print('\\x1b]0;pwned\\x07' + '\\x1b[2J' + '\\x1b[31mred\\x1b[0m' + '\\x9b' + 'end')"
+    child = pexpect.spawn(envloop, ["run", "--new", code], env=env, cwd=str(tmp_path), timeout=120)
+    child.expect(pexpect.EOF)
+    out = child.before.decode("utf-8", "replace")
+    assert "\x1b]0" not in out and "\x1b[2J" not in out and "\x9b" not in out
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in out and "\x1b[31mred\x1b[0m" in out  # colours pass

@@ -16,7 +16,7 @@ is read from the environment, and the console writes through
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -24,11 +24,13 @@ from typing import Any, TextIO
 from rich.console import Console, RenderableType
 from rich.markdown import Markdown
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.status import Status
 from rich.syntax import Syntax
 from rich.text import Text
 
 from envloop.conversation import Event
+from envloop.textsafe import TerminalGuard, for_terminal
 
 __all__ = ["ASCII", "UNICODE", "AsciiWriter", "Glyphs", "View", "make_console", "terminal_is_utf8"]
 
@@ -88,15 +90,30 @@ class AsciiWriter:
         return getattr(self._stream, name)
 
 
+class SafeConsole(Console):
+    """A console that spells out control characters in the text it shows (``for_terminal``).
+
+    Everything the chat shows (names, previews, sources, outputs, titles) is
+    data a block or a model made; an escape sequence in it would retitle, clear
+    or reprogram the terminal.  Rich's own control segments (cursor moves of the
+    live display) and the colours it adds for styles pass unchanged.
+    """
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        safe = (seg if seg.control else Segment(for_terminal(seg.text), seg.style) for seg in buffer)
+        return super()._render_buffer(safe)
+
+
 def make_console(stream: TextIO | None = None, *, utf8: bool | None = None,
                  width: int | None = None) -> tuple[Console, Glyphs]:
     """A console for the chat, ASCII-only unless the locale is UTF-8."""
     import sys
 
     stream = stream or sys.stdout
+    stream = stream.stream if isinstance(stream, TerminalGuard) else stream  # SafeConsole does that job
     utf8 = terminal_is_utf8() if utf8 is None else utf8
     file: Any = stream if utf8 else AsciiWriter(stream)
-    console = Console(file=file, highlight=False, emoji=False, width=width)
+    console = SafeConsole(file=file, highlight=False, emoji=False, width=width)
     return console, UNICODE if utf8 else ASCII
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from envloop.sandbox.protocol import ProtocolError
+from envloop.textsafe import unicode_safe
 
 __all__ = ["CHECKS", "MAX_DEPTH", "InvalidFrame", "check_frame", "check_name", "register"]
 
@@ -52,13 +53,42 @@ def register(op: str, check: Check) -> None:
 
 
 def check_frame(frame: dict[str, Any]) -> None:
-    """Raise :class:`InvalidFrame` unless ``frame`` is a well-formed worker frame."""
+    """Raise :class:`InvalidFrame` unless ``frame`` is a well-formed worker frame.
+
+    Text in a result or a call is also made encodable in place: a lone surrogate a
+    block printed (``chr(0xd800)``) is valid in ``str`` and in the JSON escapes of the
+    pipe, but no database, terminal or chat accepts it, so it is spelled ``\\ud800``.
+    """
     check_depth(frame)
     op = frame.get("op")
     check = CHECKS.get(op) if type(op) is str else None
     if check is None:
         raise InvalidFrame(f"unknown frame op {str(op)[:40]!r}")
+    for key in _TEXT_FIELDS.get(op, ()):
+        if key in frame:
+            frame[key] = _encodable(frame[key])
+    if op == "result" and type(frame.get("changes")) is list:
+        for change in frame["changes"]:
+            for key in _CHANGE_TEXT if type(change) is dict else ():
+                if key in change:
+                    change[key] = _encodable(change[key])
     check(frame)
+
+
+# Text that reaches people or the database as text (encoded values travel as chunks, untouched).
+_TEXT_FIELDS = {"result": ("stdout", "result", "error", "report"), "call": ("args", "kwargs")}
+_CHANGE_TEXT = ("preview", "type_name", "lost_reason", "source")
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every string's lone surrogates escaped (depth already bounded)."""
+    if type(value) is str:
+        return unicode_safe(value)
+    if type(value) is list:
+        return [_encodable(v) for v in value]
+    if type(value) is dict:
+        return {unicode_safe(k) if type(k) is str else k: _encodable(v) for k, v in value.items()}
+    return value
 
 
 def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
