@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -155,15 +156,45 @@ def main(argv: Sequence[str] | None = None) -> None:
     flushed: tearing down SQLAlchemy's and the engine's modules at interpreter
     exit costs ~70 ms on every command and does nothing a user can see.
     """
+    _safe_text_streams()
     if argv is not None:
-        cli.main(args=list(argv), prog_name="envloop")
+        cli.main(args=[_decodable(arg) for arg in argv], prog_name="envloop")
         return
     try:
-        cli.main(prog_name="envloop")
+        cli.main(args=[_decodable(arg) for arg in sys.argv[1:]], prog_name="envloop")
         code: int = 0
     except SystemExit as exc:
         code = _exit_code(exc.code)
     _fast_exit(code)
+
+
+def _decodable(arg: str) -> str:
+    """An argument as UTF-8 text: bytes that were not UTF-8 (``$'caf\\xe9'``) become U+FFFD.
+
+    Python hands them over as lone surrogates, which no database, terminal or
+    JSON encoder accepts further down.
+    """
+    return os.fsencode(arg).decode("utf-8", "replace") if isinstance(arg, str) else arg
+
+
+def _safe_text_streams() -> None:
+    """Terminals get :class:`~envloop.textsafe.TerminalGuard`; every stream writes surrogates escaped."""
+    from envloop.textsafe import TerminalGuard
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+        if isinstance(stream, TerminalGuard):
+            continue
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        if tty:
+            setattr(sys, name, TerminalGuard(stream))
 
 
 def _exit_code(code: object) -> int:
