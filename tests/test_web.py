@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 with warnings.catch_warnings():  # Starlette would rather have httpx2; the httpx it has works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from envloop.channels.web import create_app

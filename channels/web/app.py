@@ -114,7 +114,12 @@ def conversation(request: Request) -> Response:
 def var_index(request: Request) -> Response:
     web = _web(request)
     cid = web.envloop.resolve(_cid(request))
-    return web.render(request, "vars.html", cid=cid, entries=web.envloop.vars(cid), stale=web.envloop.stale(cid))
+    return web.render(request, "vars.html", cid=cid, entries=web.envloop.vars(cid), stale=_stale(web.envloop, cid))
+
+
+def _stale(envloop: Envloop, cid: int) -> dict[str, str]:
+    """Name -> why it is stale (computed from a version of something that has changed since)."""
+    return {name: str(getattr(mark, "reason", mark)) for name, mark in envloop.stale(cid).items()}
 
 
 def name_page(request: Request) -> Response:
@@ -133,7 +138,7 @@ def name_page(request: Request) -> Response:
     if request.headers.get("hx-request") and pair is not None:
         return HTMLResponse(web.fragment("_diff.html", name=name, diff=diff, pair=pair))
     return web.render(request, "name.html", cid=cid, name=name, versions=list(reversed(versions)), newest=newest,
-                      diff=diff, pair=pair, content=_content, stale=web.envloop.stale(cid).get(name, []))
+                      diff=diff, pair=pair, content=_content, stale=_stale(web.envloop, cid).get(name))
 
 
 def _content(version: Any) -> str:
@@ -156,7 +161,7 @@ def why_page(request: Request) -> Response:
     def href(node_name: str, node_version: int) -> str:
         return f"{request.url_for('name_page', cid=cid, name=node_name)}#v{node_version}"
 
-    lineage = build_lineage(chain, current, href)
+    lineage = build_lineage(chain, current, href, _stale(web.envloop, cid))
     lineage.title = f"where {name} v{chain[0].version} came from"
     if request.query_params.get("format") == "svg":
         svg = web.fragment("_lineage.svg", lineage=lineage, standalone=True)
@@ -222,13 +227,20 @@ async def events(request: Request) -> Response:
 
 async def _stream(request: Request, web: Web, cid: int) -> AsyncIterator[str]:
     """Live events of this server's runs, and a fresh transcript whenever the database changes."""
+    watch = await changes.PageWatch.open(web.envloop, cid)
+    try:
+        async for message in _messages(request, web, cid, watch):
+            yield message
+    finally:
+        watch.close()
+
+
+async def _messages(request: Request, web: Web, cid: int, watch: changes.PageWatch) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
-    seen: tuple[Any, ...] | None = await run_in_threadpool(changes.signature, web.envloop, cid)
     run: Run | None = web.runner.current(cid)
     if run is not None and run.finished.is_set():
         run = None  # its turn is in the transcript the page was rendered with
-    shown = 0
-    quiet_since = loop.time()
+    shown, refresh, quiet_since = 0, False, loop.time()
     yield _sse("status", web.fragment("_status.html", request, cid=cid, running=run is not None))
     while not await request.is_disconnected():
         newest = web.runner.current(cid)
@@ -245,11 +257,9 @@ async def _stream(request: Request, web: Web, cid: int) -> AsyncIterator[str]:
             if not finished:
                 await asyncio.sleep(LIVE_POLL_SECONDS)
                 continue
-            run = None
-            seen = None  # show the finished turn as the database has it
-        before = seen
-        seen = await changes.wait_for_change(web.envloop, cid, seen, timeout=1.0)
-        if seen != before:
+            run, refresh = None, True  # show the finished turn as the database has it
+        if refresh or await watch.wait(1.0):
+            refresh = False
             transcript = await run_in_threadpool(web.envloop.transcript, cid)
             yield _sse("transcript", web.fragment("_transcript.html", request, cid=cid, transcript=transcript))
             yield _sse("status", web.fragment("_status.html", request, cid=cid, running=False))

@@ -100,9 +100,15 @@ def _split(key: str) -> tuple[str, int | None]:
     return (name, int(version)) if name and version.isdigit() else (key, None)
 
 
-def build_lineage(chain: Iterable[Any], current: dict[str, int], href: Any) -> Lineage:
+def build_lineage(chain: Iterable[Any], current: dict[str, int], href: Any,
+                  stale: Iterable[str] = ()) -> Lineage:
     """Lay out a ``why`` chain (``VersionInfo``s); ``current`` maps name -> newest version,
-    ``href(name, version)`` gives each node's link."""
+    ``href(name, version)`` gives each node's link, ``stale`` names the conversation layer marks stale.
+
+    Marks: ``superseded`` (a newer version of the name exists), ``stale`` (the
+    current version of a stale name, or a version that read a superseded one).
+    """
+    stale = set(stale)
     nodes: dict[str, NodeBox] = {}
     wanted: list[tuple[str, str, str]] = []
     for position, info in enumerate(chain):
@@ -110,6 +116,8 @@ def build_lineage(chain: Iterable[Any], current: dict[str, int], href: Any) -> L
         marks = ["asked"] if position == 0 else []
         if info.version < current.get(info.name, info.version):
             marks.append("superseded")
+        elif info.name in stale:
+            marks.append("stale")
         if info.lost_reason:
             marks.append("lost")
         detail = " · ".join(p for p in (info.type_name or info.kind,
