@@ -83,7 +83,7 @@ def restore_items(session: Any, rows: Sequence[DefinitionVersion]) -> list[dict[
     items = []
     for row in sorted(rows, key=lambda r: (rank[r.kind], r.id)):
         item: dict[str, Any] = {"name": row.name, "kind": row.kind, "source": row.source, "id": row.id}
-        if row.kind == "value" and row.value_sha256:
+        if row.value_sha256:  # values, functions (as data) and a class's attributes
             item["value"] = load_value(session, row.value_sha256)
         elif row.kind == "value":
             item["lost_reason"] = row.lost_reason or "no stored value"

@@ -30,6 +30,7 @@ from envloop.sandbox._codec_common import (
     class_namespace,
     layout_of,
 )
+from envloop.sandbox._codec_defs import FN_HEAD, finish_function, start_def
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
     f.__name__: f
@@ -141,6 +142,11 @@ class Decoder:
         frame.override = node[1]
         return cast(_Frame, frame)
 
+    def _def(self, node: list[Any]) -> object:
+        """A function (a frame: its cells, defaults and attributes follow) or a class/builtin reference."""
+        value = start_def(self, node)
+        return _Frame("fn", node, self._children(node, FN_HEAD), value) if node[0] == "fn" else value
+
     def _register(self, value: object) -> object:
         self._memo.append(value)
         return value
@@ -236,6 +242,8 @@ class Decoder:
             self._set_fields(obj, items)
         elif tag == "O":
             obj = self._finish_container_object(frame)
+        elif tag == "fn":
+            finish_function(obj, frame.node, items)  # type: ignore[arg-type]
         elif tag == "t":
             obj = tuple(items)
         elif tag == "f":
@@ -304,4 +312,7 @@ _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {
     "b@": Decoder._chunked_bytes,
     "S@": Decoder._chunked_text,
     "ba": lambda d, n: d._register(bytearray(base64.b64decode(n[1]))),
+    "fn": Decoder._def,
+    "bi": Decoder._def,
+    "cref": Decoder._def,
 }

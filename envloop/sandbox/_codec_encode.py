@@ -31,6 +31,7 @@ from envloop.sandbox._codec_common import (
     layout_of,
     type_label,
 )
+from envloop.sandbox._codec_defs import encode_def
 from envloop.sandbox._codec_preview import path_step
 
 SORT_KEY_BUDGET = 4096  # bytes of encoding used to order one complex set member
@@ -143,6 +144,9 @@ class Encoder:
             return leaf(x)
         if id(t) in self._own:
             return self._instance(x, t)
+        found = encode_def(self, x, t, self._own)  # functions, class and builtin references
+        if found is not None:
+            return found
         raise foreign(t)
 
     def _charge(self, n: int) -> None:

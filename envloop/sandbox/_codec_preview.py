@@ -16,6 +16,7 @@ from itertools import chain, islice
 from typing import Any
 
 from envloop.sandbox._codec_common import LEAF_DECODERS, class_mro, class_qualname
+from envloop.sandbox._codec_defs import DEF_TAGS, preview_def
 
 _ELLIPSIS = "…"
 _OPEN_CLOSE = {
@@ -107,6 +108,8 @@ def _render_tagged(w: _Writer, node: list[Any], depth: int) -> None:
     elif tag in ("S@", "b@"):
         first = json.loads(w.fetch(node[1])) if w.fetch else ""
         _render(w, first if tag == "S@" else ["b", first], depth)
+    elif tag in DEF_TAGS:
+        w.put(preview_def(node))
     elif tag == "int":
         value = int(node[1], 16)
         w.put(str(value) if value.bit_length() < 1000 else f"<int of {value.bit_length()} bits>")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -268,7 +269,7 @@ class Sandbox:
             try:
                 reply["value"] = self.on_call(fn, args, kwargs)
             except Exception as exc:  # the extension's failure is the block's exception
-                reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:4000]}
+                reply["error"] = {"type": type(exc).__name__, "message": hide_paths(str(exc), self.workspace)[:4000]}
         try:
             data = protocol.encode(reply)
         except (TypeError, ValueError):
@@ -360,6 +361,21 @@ class Sandbox:
             self.on_restart(self)
         except Exception:
             logger.exception("on_restart failed after a sandbox worker was replaced")
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s'\"/:]+/)*[^\s'\"/:,)]*")
+
+
+def hide_paths(message: str, workspace: Path) -> str:
+    """An error for the sandbox, naming no host path: workspace files by their relative name.
+
+    An extension's exception text (``No such file or directory: '/home/…/workspaces/3/x.csv'``,
+    ``unable to open database file …``) would otherwise tell sandboxed code where the
+    host keeps its database, workspaces and home.
+    """
+    root = str(workspace).rstrip("/") + "/"
+    message = message.replace(root, "").replace(str(workspace), ".")
+    return _ABSOLUTE_PATH.sub("<host path>", message)
 
 
 def _kill(template: TemplateClient, worker: _Worker) -> int | None:

@@ -8,9 +8,19 @@ is compared with the digest of its last stored state, so the cost follows
 what the block touched, not the size of the namespace.  Unchanged names make
 no version.
 
-Values go through the data-only codec (chunked, so an append to a big list
-stores one new chunk); functions, classes and imports are kept as the source
-of the statement that made them (see :mod:`envloop.sandbox.statements`).
+Everything a restore needs is data, so a restore executes nothing but
+definitions (see DESIGN.md, "A restore executes definitions"):
+
+* values, and functions, go through the data-only codec; a function is its
+  code's statement (compiled, never run), its closure cells, defaults and
+  attributes (:mod:`envloop.sandbox._codec_defs`), so it is re-encoded
+  whenever a block reads it (a call may have changed its closure);
+* a class is its own ``class`` statement plus its attributes as they are now
+  (``K.n = 5`` or a method patched in later is a new version of ``K``);
+* an import is its import statement;
+* a function the codec cannot store (``@lru_cache`` and other library
+  wrappers) bound by a ``def`` is kept as that statement; bound any other way,
+  it is reported lost, by name, with the reason.
 """
 
 from __future__ import annotations
@@ -21,15 +31,20 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from envloop.sandbox import stream
+from envloop.sandbox import codec, stream
+from envloop.sandbox._codec_common import class_namespace
+from envloop.sandbox._codec_defs import CodeIndex, Defs, active
 from envloop.sandbox._facades import SandboxModule
-from envloop.sandbox.codec import class_table
+from envloop.sandbox.aliases import Aliases
+from envloop.sandbox.policy import compile_block
+from envloop.sandbox.restoring import Restore
 from envloop.sandbox.statements import binding_statements, written_before_read
 
 __all__ = ["Snapshotter"]
 
-_STATEMENT_KINDS = {"def": "function", "class": "class", "import": "import"}
 _PREVIEW = 200
+_CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
+_DESCRIPTORS = (staticmethod, classmethod, property)
 
 
 def _digest(text: str) -> str:
@@ -49,17 +64,37 @@ class Snapshotter:
     def __init__(self, interpreter: Any) -> None:
         self.interp = interpreter
         self.digests: dict[str, str] = {}
-        # Names whose stored version is a statement (function, class, import): they
-        # change only when rebound, never in place, so reading them costs nothing.
+        # Names kept as a statement (imports, functions only a def can remake): they change
+        # only when rebound, so reading them costs nothing.
         self.statement_names: set[str] = set()
         # Classes made without a class statement (namedtuple(...), Enum("E", ...)) are the
         # conversation's too: their module is the namespace's "__main__".
         self.made_classes: set[type] = set()
+        # The statement that made each class, kept with every later version of it.
+        self.class_sources: dict[str, str] = {}
         # Where encoded chunks go (the host, once the worker attaches its transport) and the
         # per-value limit; see envloop.sandbox.stream.
         self.chunk_sink: Any = stream.LocalChunks()
         self.max_value_bytes = stream.DEFAULT_MAX_VALUE_BYTES
+        self.index = CodeIndex(self._compile)
+        self.defs = Defs(interpreter.namespace, interpreter.builtins, self.index)
+        self.aliases = Aliases()
         self._globals_of: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+        self._note_compiled_code()
+
+    def _compile(self, source: str) -> Any:
+        return compile_block(source, max_source=self.interp.max_source, max_ast_depth=self.interp.max_ast_depth)
+
+    def _note_compiled_code(self) -> None:
+        """Learn the source of every code object the interpreter compiles (functions are stored by it)."""
+        sources = self.interp.sources
+        register = sources.register
+
+        def noting(source: str, *codes: types.CodeType | None) -> None:
+            register(source, *codes)
+            self.index.note(source, *codes)
+
+        sources.register = noting
 
     # -- after a block -----------------------------------------------------
 
@@ -85,12 +120,13 @@ class Snapshotter:
         return found
 
     def candidates(self, bound: Iterable[str], read: Iterable[str]) -> list[str]:
+        """Names that may have changed, in a deterministic order (never set or hash order)."""
         ns = self.interp.namespace
         ordered = dict.fromkeys([*bound, *read])
         work = [n for n in ordered if callable(ns.get(n))]
         seen = set(work)
         while work:
-            for name in self._globals_used(ns.get(work.pop())):
+            for name in sorted(self._globals_used(ns.get(work.pop()))):
                 if name in ns and name not in ordered:
                     ordered[name] = None
                 if name in ns and name not in seen and callable(ns[name]):
@@ -105,61 +141,131 @@ class Snapshotter:
         through the functions and classes it used, for provenance.
         """
         ns = self.interp.namespace
-        bound = set(result.get("bound", ()))
+        bound = sorted(set(result.get("bound", ())))
         read = list(result.get("read", ()))
-        if bound & set(read):
+        if set(bound) & set(read):
             shadowed = written_before_read(source)
             read = [n for n in read if n not in shadowed]
         statements = binding_statements(source) if bound else {}
-        changes: list[dict[str, Any]] = []
+        self._note_classes(bound)
         candidates = self.candidates(bound, read)
         result["read"] = read + [n for n in candidates if n not in bound and n not in read and n in self.digests]
-        self._note_classes(bound)
-        for name in candidates + list(result.get("deleted", ())):
-            if any(c["name"] == name for c in changes):
-                continue
+        names = [n for n in candidates if n in ns and (n in bound or n not in self.statement_names)]
+        changes: list[dict[str, Any]] = []
+        with active(self.defs):
+            for group in self.aliases.groups(names, ns):
+                changes.extend(self._changes_of(group, bound, statements))
+        gone = dict.fromkeys([*candidates, *result.get("deleted", ())])
+        for name in gone:
             if name not in ns:
                 self.statement_names.discard(name)
+                self.aliases.forget(name)
                 if self.digests.pop(name, None) is not None:
                     changes.append({"name": name, "kind": "deleted", "preview": "<deleted>"})
-                continue
-            if name not in bound and name in self.statement_names:
-                continue
-            statement = statements.get(name) if name in bound else None
-            change = self._describe(name, ns[name], statement)
+        return changes
+
+    def _changes_of(self, group: list[str], bound: list[str], statements: dict[str, tuple[str, str]]
+                    ) -> list[dict[str, Any]]:
+        """Change records for one name, or for names sharing objects (stored together, see aliases)."""
+        ns = self.interp.namespace
+        if len(group) > 1:
+            records = self.aliases.encode_group(group, ns, self._encode, self.own_classes())
+        else:
+            name = group[0]
+            records = [self._describe(name, ns[name], statements.get(name) if name in bound else None)]
+        changes = []
+        for change in records:
             if change is None:
                 continue
             digest = change.pop("digest")
-            if digest != self.digests.get(name):
-                self._remember(name, change["kind"], digest)
+            if digest != self.digests.get(change["name"]):
+                statement = change["kind"] in ("import", "function") and "encoding" not in change
+                self._remember(change["name"], digest, statement and not change.get("lost_reason"))
                 changes.append(change)
         return changes
 
-    def _describe(self, name: str, value: Any, statement: tuple[str, str] | None) -> dict[str, Any] | None:
-        """A change record for ``name`` (with its digest), or None when nothing storable changed."""
-        if statement is not None and statement[0] in _STATEMENT_KINDS:
-            return self._statement(name, _STATEMENT_KINDS[statement[0]], statement[1], value)
-        if type(value) is SandboxModule:  # `m = math`: a module is kept as its statement
-            return None if statement is None else self._statement(name, "import", statement[1], value)
+    def _encode(self, value: Any) -> Any:
         encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes)
         self.chunk_sink.flush()
+        return encoded
+
+    def _describe(self, name: str, value: Any, statement: tuple[str, str] | None) -> dict[str, Any] | None:
+        """A change record for ``name`` (with its digest), or None when nothing storable changed."""
+        if statement is not None and statement[0] == "import" or type(value) is SandboxModule:
+            return None if statement is None else self._statement(name, "import", statement[1], value)
+        if isinstance(value, type) and getattr(value, "__qualname__", None) == name and value in self.own_classes():
+            return self._class(name, value, statement)
+        encoded = self._encode(value)
         if isinstance(encoded, stream.Streamed):  # its chunks already crossed to the host
-            return {
-                "name": name, "kind": "value", "encoding": stream.ENCODING, "chunks": encoded.chunks,
-                "preview": encoded.preview, "type_name": encoded.type_name,
-                "size": encoded.size, "digest": encoded.digest,
-            }
-        if encoded.kind in ("function", "class", "module"):
-            if statement is None:
-                return None  # read, not rebound: a function or class does not change in place
-            kind = {"module": "import"}.get(encoded.kind, encoded.kind)
-            return self._statement(name, kind, statement[1], value)
+            change = self._streamed(name, encoded)
+            if type(value) is types.FunctionType:
+                change["kind"] = "function"
+                change["source"] = statement[1] if statement and statement[0] == "def" else self._where(value)
+                change["preview"] = change["source"].strip().split("\n", 1)[0][:_PREVIEW]
+            return change
+        if encoded.kind == "function" and statement is not None and statement[0] == "def":
+            return self._statement(name, "function", statement[1], value)  # e.g. @lru_cache: its own def remakes it
+        return self._lost(name, encoded)
+
+    @staticmethod
+    def _streamed(name: str, encoded: stream.Streamed) -> dict[str, Any]:
+        return {
+            "name": name, "kind": "value", "encoding": stream.ENCODING, "chunks": encoded.chunks,
+            "preview": encoded.preview, "type_name": encoded.type_name,
+            "size": encoded.size, "digest": encoded.digest,
+        }
+
+    @staticmethod
+    def _lost(name: str, encoded: Any) -> dict[str, Any]:
         lost = encoded.describe(name)
         return {
             "name": name, "kind": "value", "lost_reason": lost, "preview": encoded.preview[:_PREVIEW],
             "type_name": encoded.type_name, "digest": "lost:" + _digest(lost + encoded.preview),
             "size": getattr(encoded, "size", None),
         }
+
+    def _where(self, fn: types.FunctionType) -> str:
+        try:
+            return self.index.locate(fn.__code__)[0]
+        except Exception:
+            return f"<function {fn.__qualname__}>"
+
+    def _class(self, name: str, cls: type, statement: tuple[str, str] | None) -> dict[str, Any]:
+        """A class: the statement that made it, plus its attributes as they are now, as data."""
+        if statement is not None and statement[0] in ("class", "assign"):
+            self.class_sources[name] = statement[1]
+        source = self.class_sources.get(name)
+        if source is None:
+            why = f"{name}: the statement that made this class is not known, so it cannot be restored"
+            return {"name": name, "kind": "class", "lost_reason": why, "preview": f"<class {name}>",
+                    "type_name": "type", "digest": "lost:" + _digest(why)}
+        encoded = self._encode(self._class_state(cls))
+        record = self._statement(name, "class", source, cls)
+        if isinstance(encoded, stream.Streamed):
+            record.update(encoding=stream.ENCODING, chunks=encoded.chunks, size=encoded.size,
+                          digest=self._class_digest(source, encoded.digest))
+        return record
+
+    @staticmethod
+    def _class_digest(source: str, state_digest: str) -> str:
+        return _digest(f"class\0{source}\0{state_digest}")
+
+    def _class_state(self, cls: type) -> dict[str, Any]:
+        """The class attributes that can be stored as data (values, and functions written here).
+
+        What cannot (staticmethod/property objects, methods a library such as
+        dataclasses generated) comes back from the class statement itself.
+        """
+        own = self.own_classes()
+        state: dict[str, Any] = {}
+        for key, value in class_namespace(cls).items():
+            if key in _CLASS_SKIP or isinstance(value, _DESCRIPTORS):
+                continue
+            if key.startswith("__") and key.endswith("__") and type(value) is not types.FunctionType:
+                continue
+            if codec.encode(value, own_classes=own, limit_bytes=self.max_value_bytes).ok:
+                state[key] = value
+        return state
 
     def _statement(self, name: str, kind: str, source: str, value: Any) -> dict[str, Any]:
         first = source.strip().split("\n", 1)[0]
@@ -179,63 +285,17 @@ class Snapshotter:
             if isinstance(value, type) and type.__dict__["__module__"].__get__(value) == "__main__":
                 self.made_classes.add(value)
 
-    def _remember(self, name: str, kind: str, digest: str) -> None:
+    def _remember(self, name: str, digest: str, kept_as_statement: bool) -> None:
         self.digests[name] = digest
-        if kind in ("function", "class", "import"):
+        if kept_as_statement:
             self.statement_names.add(name)
         else:
             self.statement_names.discard(name)
 
     # -- restoring ---------------------------------------------------------
 
-    def restore(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        """Rebuild names from stored versions; statements that fail once are retried at the end."""
-        restored: list[str] = []
-        failed: list[dict[str, str]] = []
-        retry: list[dict[str, Any]] = []
-        for item in items:
-            error = self._restore_one(item)
-            if error is None:
-                restored.append(item["name"])
-            elif item.get("source") and "NameError" in error:
-                retry.append(item)
-            else:
-                failed.append({"name": item["name"], "error": error})
-        for item in retry:
-            error = self._restore_one(item)
-            if error is None:
-                restored.append(item["name"])
-            else:
-                failed.append({"name": item["name"], "error": error})
-        return {"restored": restored, "failed": failed}
+    def restore(self, items: list[dict[str, Any]], seconds: float = 120.0) -> dict[str, Any]:
+        """Rebuild names from stored versions (see :mod:`envloop.sandbox.restoring`)."""
+        with active(self.defs):
+            return Restore(self, items, seconds).run()
 
-    def _restore_one(self, item: dict[str, Any]) -> str | None:
-        ns = self.interp.namespace
-        name, kind = str(item["name"]), item.get("kind")
-        if kind == "deleted":
-            ns.pop(name, None)
-            self.digests.pop(name, None)
-            self.statement_names.discard(name)
-            return None
-        if kind in ("function", "class", "import"):
-            source = str(item.get("source") or "")
-            outcome = self.interp.run(source)
-            if not outcome.get("ok"):
-                err = outcome.get("error") or {}
-                return f"{err.get('type')}: {err.get('message')}"
-            self._remember(name, kind, _digest(f"{kind}\0{source}"))
-            self._note_classes(outcome.get("bound", ()))
-            return None
-        value = item.get("value")
-        if not value:
-            ns.pop(name, None)
-            self.statement_names.discard(name)
-            return str(item.get("lost_reason") or "the value was not stored")
-        classes = class_table(self.own_classes())
-        try:
-            ns[name] = stream.decode_value(value, classes, self.chunk_sink.fetch)
-        except Exception as exc:  # DecodeError or a class that changed shape: report, never guess
-            ns.pop(name, None)
-            return f"{type(exc).__name__}: {exc}"
-        self._remember(name, "value", stream.stored_digest(value))
-        return None

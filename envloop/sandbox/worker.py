@@ -61,6 +61,7 @@ class _State:
     """What the SIGINT handler needs: whether sandbox code is running right now."""
 
     running = False
+    restoring = False
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
@@ -228,7 +229,7 @@ def _make_runner(settings: dict[str, Any], call_host: _HostCaller) -> Callable[[
     except Exception as exc:
         failure = _failure(exc)
         broken = lambda source: dict(failure)  # noqa: E731
-        broken.restore = lambda items: {"restored": [], "failed": [  # type: ignore[attr-defined]
+        broken.restore = lambda items, seconds=0.0: {"restored": [], "failed": [  # type: ignore[attr-defined]
             {"name": str(i.get("name")), "error": failure["error"]["message"]} for i in items]}
         return broken
 
@@ -252,11 +253,11 @@ def _restore(runner: Callable[[str], dict[str, Any]], message: dict[str, Any]) -
     try:
         if type(items) is not list:
             raise TypeError("restore needs a list of items")
-        _State.running = True
+        _State.running = _State.restoring = True  # host-function stubs refuse during a restore
         try:
-            report = runner.restore(items)  # type: ignore[attr-defined]
+            report = runner.restore(items, float(message.get("timeout") or 120.0))  # type: ignore[attr-defined]
         finally:
-            _State.running = False
+            _State.running = _State.restoring = False
         result = {"ok": not report["failed"], "stdout": "", "result": None, "error": None, "limit": None,
                   "report": report}
     except BaseException as exc:
@@ -347,6 +348,8 @@ class _HostCaller:
 
     def __call__(self, fn: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Send ``call`` and return the reply's value, or raise its error."""
+        if _State.restoring:  # a restore runs definitions only: no host call, no approval
+            raise PermissionError(f"{fn}() cannot run while the namespace is being restored")
         self._next_id += 1
         call_id = self._next_id
         frame = protocol.encode({"op": "call", "id": call_id, "fn": fn,

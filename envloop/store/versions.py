@@ -55,6 +55,7 @@ class Change(TypedDict, total=False):
     type_name: str | None
     size: int | None
     lost_reason: str | None
+    member: str | None  # set when the value is stored with other names that share objects
 
 
 #: A value streamed as chunks (envloop.sandbox.stream): the envelope lists them in order.
@@ -141,6 +142,8 @@ def write_versions(
     for index, change in enumerate(changes):
         if change.get("encoding") == STREAMED:  # chunks already written from the spool
             envelope = {"codec": STREAMED, "chunks": list(change.get("chunks") or ()), "size": change.get("size")}
+            if change.get("member"):  # one of names sharing objects, stored together (sandbox/aliases.py)
+                envelope["member"] = change["member"]
             data = json.dumps(envelope, separators=(",", ":")).encode()
             payloads.append(data)
             envelopes[index] = hashlib.sha256(data).hexdigest()
@@ -257,7 +260,10 @@ def load_value(session: Session, value_sha256: str) -> dict[str, Any]:
     """The envelope of a stored value with its chunk texts, ready to send to a worker."""
     envelope = json.loads(session.get_one(Blob, value_sha256).data)
     if envelope.get("codec") == STREAMED:  # the worker fetches the chunks while it decodes
-        return {"encoding": STREAMED, "chunks": envelope["chunks"], "size": envelope.get("size")}
+        found = {"encoding": STREAMED, "chunks": envelope["chunks"], "size": envelope.get("size")}
+        if envelope.get("member"):
+            found["member"] = envelope["member"]
+        return found
     digests = envelope.get("chunks") or []
     chunks = {}
     if digests:

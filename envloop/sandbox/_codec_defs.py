@@ -1,0 +1,305 @@
+"""Functions, closure cells, and references to classes and builtins, as codec data.
+
+A restore must never re-run the line that made a function (it reset closure
+state, re-read newer globals, resurrected deleted names and replayed host
+calls). So a function is stored like any other object:
+
+    ["fn", statement, qualname, line, nth, __name__, __qualname__, cells,
+           cell contents..., __defaults__, __kwdefaults__, __doc__, __dict__]
+
+``statement`` is the source of the statement (whole lines) whose compiled code
+holds the function's code object; ``qualname``/``line``/``nth`` find that code
+object again when the statement is *compiled* -- never executed -- with the
+same RestrictedPython policy. ``cells`` has one entry per closure cell: ``0``
+(a new cell whose content follows as a child), ``1`` (a new empty cell) or
+``["r", n]`` (a cell already met: two closures over one ``nonlocal`` share it).
+Globals are not stored: the function gets the conversation's namespace and
+looks them up by name at call time, as in CPython.
+
+A function is numbered when started (like a list) and its new cells right
+after it, so a nested recursive helper (whose cell holds itself) and closures
+sharing a cell come back exactly. ``["cref", qualname]`` is a class of the
+conversation (found by name when decoding); ``["bi", name]`` is a builtin the
+sandbox hands out (``ValueError``, ``len``, an extension stub).
+
+The codec reaches this module through :func:`active`, which the worker's
+snapshotter enters around its encode and decode calls; without it, functions
+and classes are refused as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import types
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
+
+__all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
+
+DEF_TAGS = frozenset({"fn", "bi", "cref"})
+FN_HEAD = 8
+_func_dict = types.FunctionType.__dict__["__dict__"].__get__
+_Compile = Callable[[str], "tuple[types.CodeType | None, types.CodeType | None, Any]"]
+
+
+def _nested(codes: tuple[types.CodeType | None, ...]) -> Iterator[types.CodeType]:
+    """Every code object nested in ``codes``, preorder in constant order (the same for equal sources)."""
+    stack = [c for c in reversed(codes) if c is not None]
+    top = set(map(id, stack))
+    while stack:
+        code = stack.pop()
+        if id(code) not in top:
+            yield code
+        stack.extend(c for c in reversed(code.co_consts) if type(c) is types.CodeType)
+
+
+class CodeIndex:
+    """Which statement each function's code came from, and finding it again by compiling that statement."""
+
+    def __init__(self, compile_source: _Compile) -> None:
+        self._compile = compile_source
+        # code object -> (block source, nth code of its qualname and first line in the block)
+        self._where: weakref.WeakKeyDictionary[types.CodeType, tuple[str, int]] = weakref.WeakKeyDictionary()
+        self._statements: dict[str, list[tuple[int, int]]] = {}
+        self._compiled: dict[str, list[types.CodeType]] = {}
+
+    def note(self, source: str, *codes: types.CodeType | None) -> None:
+        """Remember the source of every function code compiled from a block (or a restored statement)."""
+        counts: dict[tuple[str, int], int] = {}
+        for code in _nested(codes):
+            key = (code.co_qualname, code.co_firstlineno)
+            nth = counts.get(key, 0)
+            counts[key] = nth + 1
+            self._where[code] = (source, nth)
+
+    def locate(self, code: types.CodeType) -> tuple[str, int, int]:
+        """(statement source, line within it, nth) of a noted code; Reject when unknown."""
+        found = self._where.get(code)
+        if found is None:
+            raise Reject(f"the function {code.co_qualname} was not written in this conversation", "function")
+        source, nth = found
+        first, last = self._span(source, code.co_firstlineno)
+        lines = source.split("\n")[first - 1 : last]
+        return _dedent(lines), code.co_firstlineno - first + 1, nth
+
+    def find(self, statement: str, qualname: str, line: int, nth: int) -> types.CodeType:
+        """The code object ``locate`` described, from a fresh compile of the statement."""
+        codes = self._compiled.get(statement)
+        if codes is None:
+            try:
+                codes = list(_nested(self._compile(statement)[:2]))
+            except SyntaxError as exc:
+                raise DecodeError(f"the source of {qualname} no longer compiles: {exc}") from None
+            if len(self._compiled) > 256:
+                self._compiled.clear()
+            self._compiled[statement] = codes
+            for code, where in zip(codes, _nth(codes), strict=True):
+                self._where[code] = (statement, where)
+        matches = [c for c in codes if c.co_qualname == qualname and c.co_firstlineno == line]
+        if nth >= len(matches):
+            raise DecodeError(f"the source of {qualname} no longer holds that function")
+        return matches[nth]
+
+    def _span(self, source: str, line: int) -> tuple[int, int]:
+        """Whole lines of the innermost simple statement (or def/class) holding ``line``, plus any
+        statements sharing those lines; the whole block when it does not parse alone."""
+        spans = self._statements.get(source)
+        if spans is None:
+            spans = _statement_spans(source)
+            if len(self._statements) > 256:
+                self._statements.clear()
+            self._statements[source] = spans
+        inner = [s for s in spans if s[0] <= line <= s[1]]
+        if not inner:
+            return 1, source.count("\n") + 1
+        first, last = min(inner, key=lambda s: s[1] - s[0])
+        changed = True
+        while changed:  # statements that share a line with the span join it
+            changed = False
+            for a, b in spans:
+                if a <= last and b >= first and (a < first or b > last) and (a >= first or b <= last):
+                    first, last, changed = min(a, first), max(b, last), True
+        return first, last
+
+
+def _nth(codes: list[types.CodeType]) -> Iterator[int]:
+    counts: dict[tuple[str, int], int] = {}
+    for code in codes:
+        key = (code.co_qualname, code.co_firstlineno)
+        yield counts.get(key, 0)
+        counts[key] = counts.get(key, 0) + 1
+
+
+_COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.Match, ast.TryStar, ast.AsyncFor, ast.AsyncWith)
+
+
+def _statement_spans(source: str) -> list[tuple[int, int]]:
+    """Line spans of every statement outside def/class bodies, compound statements excluded."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    spans: list[tuple[int, int]] = []
+    work: list[ast.stmt] = list(tree.body)
+    while work:
+        node = work.pop()
+        if isinstance(node, _COMPOUND):
+            for field in ("body", "orelse", "finalbody"):
+                work.extend(getattr(node, field, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                work.extend(handler.body)
+            for case in getattr(node, "cases", []) or []:
+                work.extend(case.body)
+            continue
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        spans.append((first, node.end_lineno or node.lineno))
+    return sorted(spans)
+
+
+def _dedent(lines: list[str]) -> str:
+    """Lines of a nested statement, moved to column 0 so they compile alone."""
+    indent = min((len(x) - len(x.lstrip(" \t")) for x in lines if x.strip()), default=0)
+    return "\n".join(x[indent:] for x in lines)
+
+
+class Defs:
+    """What encoding and decoding functions needs from one worker: its namespace, builtins and code index."""
+
+    def __init__(self, namespace: dict[str, Any], builtins: Mapping[str, Any], index: CodeIndex) -> None:
+        self.namespace = namespace
+        self.builtins = builtins
+        self.index = index
+        self._builtin_names: dict[int, str] | None = None
+
+    def builtin_name(self, x: object) -> str | None:
+        names = self._builtin_names
+        if names is None or names.get(id(x)) is None:
+            names = self._builtin_names = {}
+            for key, value in sorted(self.builtins.items()):
+                if not key.startswith("_"):
+                    names.setdefault(id(value), key)
+        name = names.get(id(x))
+        return name if name is not None and self.builtins.get(name) is x else None
+
+
+_ACTIVE: list[Defs] = []
+
+
+@contextlib.contextmanager
+def active(defs: Defs) -> Iterator[None]:
+    """Let the codec store and rebuild functions and class references for this worker."""
+    _ACTIVE.append(defs)
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
+
+
+def current() -> Defs | None:
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+# ------------------------------------------------------------------ encode ---
+
+
+def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
+    """A node or frame for a function, a class reference or a builtin; None when ``x`` is none of these."""
+    defs = current()
+    if defs is None:
+        return None
+    if t is types.FunctionType:
+        return _function(enc, defs, x)
+    if id(x) in own:
+        return ["cref", class_qualname(x)]
+    name = defs.builtin_name(x)
+    if name is not None:
+        return ["bi", name]
+    return None
+
+
+def _function(enc: Any, defs: Defs, fn: types.FunctionType) -> Any:
+    if fn.__globals__ is not defs.namespace:
+        raise Reject(f"the function {fn.__qualname__} belongs to another namespace", "function")
+    statement, line, nth = defs.index.locate(fn.__code__)
+    node: list[Any] = ["fn", statement, fn.__code__.co_qualname, line, nth, fn.__name__, fn.__qualname__, None]
+    frame = enc._frame(fn, node, iter(()), size=len(statement))
+    spec: list[Any] = []
+    contents: list[Any] = []
+    for cell in fn.__closure__ or ():
+        seen = enc._memo.get(id(cell))
+        if seen is not None:
+            spec.append(["r", seen])
+            continue
+        enc._register(cell)
+        try:
+            contents.append(cell.cell_contents)
+            spec.append(0)
+        except ValueError:
+            spec.append(1)
+    node[7] = spec
+    frame.it = iter([*contents, fn.__defaults__, fn.__kwdefaults__, fn.__doc__, _func_dict(fn)])
+    return frame
+
+
+# ------------------------------------------------------------------ decode ---
+
+
+def start_def(dec: Any, node: list[Any]) -> Any:
+    """A finished value for ``bi``/``cref``, or a frame for ``fn``."""
+    defs = current()
+    if defs is None:
+        raise DecodeError("this value holds functions or classes; it can only be rebuilt in a worker")
+    tag = node[0]
+    if tag == "bi":
+        if node[1] not in defs.builtins:
+            raise DecodeError(f"{node[1]!r} is not available in this sandbox")
+        return defs.builtins[node[1]]
+    if tag == "cref":
+        return dec._class(node[1])
+    statement, qualname, line, nth, _name, _qualname, spec = node[1:FN_HEAD]
+    code = defs.index.find(statement, qualname, line, nth)
+    if len(spec) != len(code.co_freevars):
+        raise DecodeError(f"the source of {qualname} no longer matches its stored closure")
+    memo = dec._memo
+    slot = len(memo)
+    memo.append(None)
+    cells = []
+    for entry in spec:
+        if type(entry) is list:
+            cell = memo[entry[1]]
+            if type(cell) is not types.CellType:
+                raise DecodeError(f"the stored closure of {qualname} is corrupt")
+        else:
+            cell = types.CellType()
+            memo.append(cell)
+        cells.append(cell)
+    fn = types.FunctionType(code, defs.namespace, code.co_name, None, tuple(cells))
+    memo[slot] = fn
+    return fn
+
+
+def finish_function(fn: types.FunctionType, node: list[Any], items: list[Any]) -> None:
+    """Fill a function's new cells, defaults, doc and attributes from its decoded children."""
+    spec = node[7]
+    fresh = [cell for cell, entry in zip(fn.__closure__ or (), spec, strict=True) if entry == 0 and type(entry) is int]
+    for cell, value in zip(fresh, items, strict=False):
+        cell.cell_contents = value
+    defaults, kwdefaults, doc, attrs = items[len(fresh) :]
+    fn.__defaults__ = defaults
+    fn.__kwdefaults__ = kwdefaults
+    fn.__doc__ = doc
+    fn.__name__, fn.__qualname__ = node[5], node[6]
+    if attrs:
+        fn.__dict__ = attrs
+
+
+def preview_def(node: list[Any]) -> str:
+    if node[0] == "fn":
+        return f"<function {node[6]}>"
+    if node[0] == "cref":
+        return f"<class {node[1]}>"
+    return str(node[1])

@@ -1,0 +1,197 @@
+"""Names that share objects: versioned together, stored together, restored shared.
+
+``a = [1]; b = a`` then ``b.append(2)`` changes ``a`` too, and after a resume
+``a is b`` must hold again. Kishu calls such names co-variables. After each
+block the snapshotter asks :meth:`Aliases.groups` to split the candidate names
+into groups: names whose values reach a common mutable object (a list, dict,
+set, instance, function or closure cell, at any depth) -- including stored
+names the block did not touch -- form one group. A group of two or more is
+encoded as ONE value, ``{name: value, ...}`` in name order, so the codec's own
+reference numbering keeps the sharing; each name's version points at that value
+with its own ``member`` name, and the restore decodes it once.
+
+What each stored name reaches is remembered by object id (an inverted index),
+so finding the untouched names an object is shared with costs what the block
+touched. The walk is capped per value (:data:`REACH_CAP` objects): sharing
+deeper inside a bigger value is not detected, which at worst stores two names
+separately -- their values are still exact, only ``is`` between them is lost.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from envloop.sandbox import codec, stream
+from envloop.sandbox._codec_common import class_namespace, class_qualname, type_label
+from envloop.sandbox._codec_preview import summary
+
+__all__ = ["REACH_CAP", "Aliases"]
+
+REACH_CAP = 100_000
+_LEAVES = frozenset({int, float, str, bytes, bool, type(None), complex})
+_SEQUENCES = frozenset({list, tuple, set, frozenset, collections.deque})
+_MAPPINGS = frozenset({dict, collections.OrderedDict, collections.Counter, collections.defaultdict})
+_SHAREABLE_LEAVES = frozenset({bytearray})
+
+
+def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
+    """Ids of the mutable objects ``value`` reaches (itself included), at most ``cap`` of them."""
+    found: set[int] = set()
+    walked: set[int] = set()  # tuples and frozensets: walked once, but not shareable themselves
+    stack: list[Any] = [value]
+    while stack and len(found) < cap:
+        x = stack.pop()
+        t = type(x)
+        if t in _LEAVES or id(x) in found or id(x) in walked:
+            continue
+        (walked if t is tuple or t is frozenset else found).add(id(x))
+        if t in _SEQUENCES:
+            stack.extend(x)
+        elif t in _MAPPINGS:
+            stack.extend(dict.keys(x))
+            stack.extend(dict.values(x))
+        elif t is types.FunctionType:
+            stack.extend(_function_parts(x))
+        elif t is types.CellType:
+            try:
+                stack.append(x.cell_contents)
+            except ValueError:
+                pass
+        elif t in _SHAREABLE_LEAVES or isinstance(x, type):
+            continue
+        else:
+            state = _instance_dict(x)
+            if state is not None:
+                stack.extend(dict.values(state))
+            if isinstance(x, dict):
+                stack.extend(dict.values(x))
+            elif isinstance(x, list | set | tuple | frozenset):
+                stack.extend(x)
+    return frozenset(found)
+
+
+def _function_parts(fn: types.FunctionType) -> Iterator[object]:
+    yield from fn.__closure__ or ()
+    yield from fn.__defaults__ or ()
+    yield from (fn.__kwdefaults__ or {}).values()
+
+
+def _instance_dict(x: object) -> dict[str, Any] | None:
+    for c in type(x).__mro__:
+        getter = class_namespace(c).get("__dict__")
+        if type(getter) is types.GetSetDescriptorType:
+            state = getter.__get__(x)
+            return state if type(state) is dict else None
+    return None
+
+
+class Aliases:
+    """What each stored name reaches, and the groups of names that share objects."""
+
+    def __init__(self) -> None:
+        self._reach: dict[str, frozenset[int]] = {}
+        self._owners: dict[int, set[str]] = {}
+
+    def forget(self, name: str) -> None:
+        for oid in self._reach.pop(name, ()):
+            owners = self._owners.get(oid)
+            if owners is not None:
+                owners.discard(name)
+                if not owners:
+                    del self._owners[oid]
+
+    def note(self, name: str, value: object) -> None:
+        """Remember what a restored name reaches (it may share objects with names restored with it)."""
+        self._note(name, reach(value) if _groupable(value) else frozenset())
+
+    def _note(self, name: str, ids: frozenset[int]) -> None:
+        self.forget(name)
+        self._reach[name] = ids
+        for oid in ids:
+            self._owners.setdefault(oid, set()).add(name)
+
+    def groups(self, names: list[str], ns: dict[str, Any]) -> list[list[str]]:
+        """``names`` split into groups that share objects, each widened by stored names it shares with.
+
+        Deterministic: groups come in the order of their first name in ``names``, members sorted.
+        """
+        fresh = {n: reach(ns[n]) if _groupable(ns[n]) else frozenset() for n in names}
+        parent: dict[str, str] = {}
+
+        def root(n: str) -> str:
+            while parent.get(n, n) != n:
+                n = parent[n]
+            return n
+
+        def join(a: str, b: str) -> None:
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+
+        for n in names:
+            self._note(n, fresh[n])
+        for n in names:
+            for oid in fresh[n]:
+                for other in self._owners.get(oid, ()):
+                    if other != n and other in ns and _groupable(ns[other]):
+                        join(n, other)
+        members: dict[str, list[str]] = {}
+        for n in [*names, *sorted(set(parent) | set(parent.values()))]:
+            members.setdefault(root(n), [])
+            if n not in members[root(n)]:
+                members[root(n)].append(n)
+        order: list[list[str]] = []
+        placed: set[str] = set()
+        for n in names:
+            r = root(n)
+            if r not in placed:
+                placed.add(r)
+                order.append(sorted(members[r]))
+        return order
+
+    def encode_group(self, group: list[str], ns: dict[str, Any], encode: Callable[[Any], Any],
+                     own: set[type]) -> list[dict[str, Any] | None]:
+        """One encoding of ``{name: value}`` for the group; a record per member pointing at it."""
+        values = {n: ns[n] for n in group}
+        encoded = encode(values)
+        records: list[dict[str, Any] | None] = []
+        for name in group:
+            value = ns[name]
+            kind = "function" if type(value) is types.FunctionType else "value"
+            if not isinstance(encoded, stream.Streamed):
+                why = f"{name} shares objects with {', '.join(n for n in group if n != name)}: {encoded.describe('')}"
+                records.append({"name": name, "kind": kind, "lost_reason": why, "preview": summary(value),
+                                "type_name": _type_name(value), "digest": "lost:" + _sha(why)})
+                continue
+            records.append({
+                "name": name, "kind": kind, "encoding": stream.ENCODING, "chunks": encoded.chunks,
+                "member": name, "preview": _preview(value, own), "type_name": _type_name(value),
+                "size": encoded.size, "digest": _sha(f"{encoded.digest}\0{name}"),
+            })
+        return records
+
+
+def _groupable(value: object) -> bool:
+    """Plain containers, functions and the conversation's own instances; never classes, modules or library objects."""
+    t = type(value)
+    if t in _SEQUENCES or t in _MAPPINGS or t is types.FunctionType or t is bytearray:
+        return True
+    return not isinstance(value, type) and class_namespace(t).get("__module__") == "__main__"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _type_name(value: object) -> str:
+    t = type(value)
+    return class_qualname(t) if class_namespace(t).get("__module__") == "__main__" else type_label(t)
+
+
+def _preview(value: object, own: set[type]) -> str:
+    found = codec.encode(value, limit_bytes=1 << 16, own_classes=own)
+    return found.preview if found.ok else summary(value)

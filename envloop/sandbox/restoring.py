@@ -1,0 +1,235 @@
+"""Rebuilding a namespace from stored versions, in the worker: deterministic, bounded, per name.
+
+Order (never set or hash order): imports first, then the statements a restore
+runs -- ``class`` statements and the few functions kept as their ``def`` --
+in a topological order of the names each one reads (ties keep the order the
+host sent, which is version order), then values and functions rebuilt from
+data, in the order sent. A statement that fails with ``NameError`` on a name
+whose value is still waiting gets that value first, then one retry.
+
+Bounded: one deadline for the whole restore (the host's timeout less a
+margin); a statement gets at most :data:`STATEMENT_SECONDS` of it, enforced
+by a watchdog thread, so a decorator that loops forever costs seconds, not
+the whole budget. Names not reached by the deadline are reported as failed.
+Nothing here calls the host: the worker's host-function stubs refuse while a
+restore runs.
+
+Per name: a failure is reported as ``{"name", "error"}`` and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import _thread
+import ast
+import hashlib
+import re
+import threading
+import time
+from typing import Any
+
+from envloop.sandbox import stream
+from envloop.sandbox.codec import class_table
+
+__all__ = ["STATEMENT_SECONDS", "Restore", "order"]
+
+STATEMENT_SECONDS = 10.0
+_MARGIN = 2.0
+_NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
+
+
+class _Deadline(BaseException):
+    """A statement ran past its share of the restore."""
+
+
+class _Watchdog:
+    """Interrupts the main thread (as SIGINT does) when a statement runs past its time.
+
+    ``_thread.interrupt_main`` trips the interpreter's own signal flag without a
+    syscall, so it works under the worker's seccomp filter, which refuses
+    interval timers; a loop in Python code stops at its next bytecode. A
+    worker that cannot start a thread restores without it: the host's
+    deadline for the whole restore still holds.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._done = threading.Event()
+        self._seconds = seconds
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Watchdog:
+        try:
+            self._thread = threading.Thread(target=self._watch, daemon=True)
+            self._thread.start()
+        except RuntimeError:
+            self._thread = None
+        return self
+
+    def _watch(self) -> None:
+        if not self._done.wait(self._seconds):
+            self.fired = True
+            _thread.interrupt_main()
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _loads(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Imports, then statements in dependency order, then data; tombstones where they came."""
+    imports = [i for i in items if i.get("kind") == "import"]
+    statements = [i for i in items if _runs_statement(i) and i.get("kind") != "import"]
+    rest = [i for i in items if not _runs_statement(i)]
+    names = {str(i["name"]) for i in statements}
+    needs = {id(i): (_loads(str(i.get("source") or "")) & names) - {i["name"]} for i in statements}
+    done: set[str] = set()
+    ordered: list[dict[str, Any]] = []
+    pending = list(statements)
+    while pending:
+        ready = next((i for i in pending if needs[id(i)] <= done), pending[0])  # a cycle: version order
+        pending.remove(ready)
+        ordered.append(ready)
+        done.add(str(ready["name"]))
+    return imports + ordered + rest
+
+
+def _runs_statement(item: dict[str, Any]) -> bool:
+    kind = item.get("kind")
+    return kind == "import" or kind == "class" or (kind == "function" and not item.get("value"))
+
+
+class Restore:
+    """One restore: the snapshotter to fill, the items, and the deadline."""
+
+    def __init__(self, snapshot: Any, items: list[dict[str, Any]], seconds: float) -> None:
+        self.snap = snapshot
+        self.items = order(items)
+        self.end = time.monotonic() + max(1.0, seconds - _MARGIN)
+        self.restored: list[str] = []
+        self.failed: list[dict[str, str]] = []
+        self._done: set[str] = set()
+        self._groups: dict[tuple[str, ...], Any] = {}
+
+    def run(self) -> dict[str, Any]:
+        waiting = {str(i["name"]): i for i in self.items if not _runs_statement(i)}
+        for item in self.items:
+            name = str(item["name"])
+            if name in self._done:
+                continue
+            if time.monotonic() >= self.end:
+                self._fail(name, "the restore ran out of time before reaching this name")
+                continue
+            self._one(item, waiting)
+        return {"restored": self.restored, "failed": self.failed}
+
+    def _fail(self, name: str, error: str) -> None:
+        self._done.add(name)
+        self.snap.interp.namespace.pop(name, None)
+        self.failed.append({"name": name, "error": error})
+
+    def _one(self, item: dict[str, Any], waiting: dict[str, dict[str, Any]]) -> None:
+        name = str(item["name"])
+        try:
+            error = self._restore(item)
+            missing = _NAME_ERROR.search(error or "")
+            if missing and missing.group(1) in waiting and missing.group(1) not in self._done:
+                self._one(waiting[missing.group(1)], waiting)
+                error = self._restore(item)
+        except _Deadline:
+            error = f"its statement ran longer than {STATEMENT_SECONDS:g} s during the restore"
+        except Exception as exc:  # a corrupt item must not stop the others
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            self._done.add(name)
+            self.restored.append(name)
+        else:
+            self._fail(name, error)
+
+    def _restore(self, item: dict[str, Any]) -> str | None:
+        snap, ns = self.snap, self.snap.interp.namespace
+        name, kind = str(item["name"]), item.get("kind")
+        if kind == "deleted":
+            ns.pop(name, None)
+            snap.digests.pop(name, None)
+            snap.statement_names.discard(name)
+            snap.aliases.forget(name)
+            return None
+        if _runs_statement(item):
+            return self._statement(item)
+        value = item.get("value")
+        if not value:
+            ns.pop(name, None)
+            return str(item.get("lost_reason") or "the value was not stored")
+        try:
+            ns[name] = self._decode(value)
+        except Exception as exc:  # DecodeError or a class that changed shape: report, never guess
+            ns.pop(name, None)
+            return f"{type(exc).__name__}: {exc}"
+        snap._remember(name, _value_digest(value), False)
+        snap.aliases.note(name, ns[name])
+        return None
+
+    def _decode(self, value: dict[str, Any]) -> Any:
+        """A value, or one member of a group of names stored together (decoded once, so shared)."""
+        member = value.get("member")
+        classes = class_table(self.snap.own_classes())
+        if member is None:
+            return stream.decode_value(value, classes, self.snap.chunk_sink.fetch)
+        key = tuple(value.get("chunks") or ())
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = stream.decode_value(value, classes, self.snap.chunk_sink.fetch)
+        if type(group) is not dict or member not in group:
+            raise ValueError(f"the stored group holds no {member!r}")
+        return group[member]
+
+    def _statement(self, item: dict[str, Any]) -> str | None:
+        """Run an import, class or def statement -- the definition itself, under a timer."""
+        snap, ns = self.snap, self.snap.interp.namespace
+        name, kind = str(item["name"]), str(item.get("kind"))
+        source = str(item.get("source") or "")
+        seconds = min(STATEMENT_SECONDS, max(0.1, self.end - time.monotonic()))
+        try:
+            with _Watchdog(seconds) as watchdog:
+                outcome = snap.interp.run(source)
+        except KeyboardInterrupt:
+            if watchdog.fired:
+                raise _Deadline from None
+            raise
+        if watchdog.fired:
+            raise _Deadline
+        if not outcome.get("ok"):
+            err = outcome.get("error") or {}
+            return f"{err.get('type')}: {err.get('message')}"
+        if name not in ns:
+            return f"its statement did not define {name}"
+        snap._note_classes(outcome.get("bound", ()))
+        digest = snap._statement(name, kind, source, ns[name])["digest"]
+        if kind == "class":
+            snap.class_sources[name] = source
+            value = item.get("value")
+            if value:
+                state = self._decode(value)
+                for key, attr in dict(state).items():
+                    type.__setattr__(ns[name], key, attr)
+                digest = snap._class_digest(source, _value_digest(value))
+        snap._remember(name, digest, kind != "class")
+        return None
+
+
+def _value_digest(value: dict[str, Any]) -> str:
+    digest = stream.stored_digest(value)
+    member = value.get("member")
+    if member is None:
+        return digest
+    return hashlib.sha256(f"{digest}\0{member}".encode("utf-8", "surrogatepass")).hexdigest()
+
