@@ -113,3 +113,31 @@ def test_escape_sequences_reach_a_terminal_spelled_out(tmp_path):
     out = child.before.decode("utf-8", "replace")
     assert "\x1b]0" not in out and "\x1b[2J" not in out and "\x9b" not in out
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in out and "\x1b[31mred\x1b[0m" in out  # colours pass
+
+
+# -- secrets and host paths ----------------------------------------------------------------
+
+
+def test_a_provider_error_quoting_a_piece_of_the_key_is_scrubbed(monkeypatch):
+    from envloop.llm.provider_errors import scrub
+
+    monkeypatch.setenv("OPENAI_API_KEY", "canary-XYZ123456789abcdef")
+    cleaned = scrub("Incorrect API key provided: canary-XYZ1234****cdef; also 56789abcde and canary- alone")
+    assert "canary-XYZ1" not in cleaned and "56789abc" not in cleaned
+    assert "canary- alone" in cleaned  # shorter than 8 characters: not a fragment of the key
+
+
+def test_errors_the_sandbox_sees_name_no_host_path(tmp_path):
+    from envloop.sandbox import Sandbox
+
+    workspace = tmp_path / "ws"
+
+    def on_call(fn, args, kwargs):
+        raise FileNotFoundError(f"[Errno 2] No such file: '{workspace.resolve()}/data/x.csv' "
+                                f"(database {tmp_path}/envloop.db)")
+
+    with Sandbox(workspace, on_call=on_call, host_functions=["load"]) as sb:
+        result = sb.run("try:\n    load()\nexcept FileNotFoundError as e:\n    print(e)")
+    assert result.ok, result.error
+    assert "data/x.csv" in result.stdout and str(tmp_path) not in result.stdout
+    assert "<host path>" in result.stdout

@@ -59,11 +59,41 @@ class Failure:
     retryable: bool = False
 
 
+_FRAGMENT = 8  # the shortest piece of a secret that is masked wherever it appears
+
+
+def mask_fragments(text: str, secrets: list[str]) -> str:
+    """``text`` with every run covered by an 8+-character piece of a secret replaced by ``***``.
+
+    Providers quote keys partially (``Incorrect API key provided: canary-XY****``):
+    matching the whole value, or only ``sk-``-shaped strings, let those pieces through.
+    """
+    covered = bytearray(len(text))
+    for secret in secrets:
+        for start in range(len(secret) - _FRAGMENT + 1):
+            piece = secret[start:start + _FRAGMENT]
+            at = text.find(piece)
+            while at != -1:
+                covered[at:at + _FRAGMENT] = b"\x01" * _FRAGMENT
+                at = text.find(piece, at + 1)
+    if not any(covered):
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if covered[i]:
+            while i < len(text) and covered[i]:
+                i += 1
+            out.append("***")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def scrub(text: str) -> str:
     """One line, at most ~200 characters, with secrets (env values and key-shaped strings) masked."""
-    for name, value in os.environ.items():
-        if len(value) >= 8 and _SECRET_ENV.search(name) and value in text:
-            text = text.replace(value, "***")
+    secrets = [value for name, value in os.environ.items() if len(value) >= _FRAGMENT and _SECRET_ENV.search(name)]
+    text = mask_fragments(text, secrets)
     text = _SECRET_SHAPES.sub("***", text)
     text = " ".join(text.split())
     text = _PREFIX.sub("", text).strip()

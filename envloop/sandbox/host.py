@@ -423,7 +423,7 @@ def _describe(what: str | None, code: int | None, seconds: float,
         return "timeout", {"type": "TimeoutError", "line": None,
                            "message": f"the block used up its CPU time; {lost}"}
     how = {"crash": "broke the protocol", "invalid": "sent a frame outside the protocol's schema"}.get(
-        what or "", None) or _exit_text(code)
+        what or "") or _exit_text(code)
     return "crash", {"type": "WorkerCrashed", "line": None,
                      "message": f"the worker {how}; {lost}"}
 
