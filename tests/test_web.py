@@ -36,7 +36,7 @@ PAYLOADS = (
     "term = '\\x1b[2J\\x1b]0;owned\\x07 bell'\n"
     "bidi = 'abc\\u202edcba'\n"
     "lone = 'half \\ud800 surrogate'\n"
-    "print(img, link, term)\n"
+    "print(img, link, term, lone)\n"
     "img"
 )
 
@@ -143,6 +143,7 @@ def test_what_code_printed_is_shown_as_text(client: TestClient, envloop: Envloop
     assert "&lt;script&gt;alert(&#34;pwn&#34;)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "␛[2J␛]0;owned␇ bell" in page  # printed: the real escape characters, shown as symbols
+    assert "half \\ud800 surrogate" in page
     assert "half \\ud800 surrogate" in client.get(f"/c/{cid}/name/lone").text
 
 
@@ -154,6 +155,25 @@ def test_live_events_show_terminal_escapes_and_lone_surrogates_as_text(envloop: 
         "limit": None}))
     html.encode("utf-8")  # strict: would raise on a lone surrogate
     assert "a \\ud800 b ␛[31mred␛[0m \\u202eevil &lt;b onmouseover=x&gt;" in html
+
+
+def test_a_first_message_starts_a_titled_web_conversation(envloop: Envloop, tmp_path: Path) -> None:
+    replay = tmp_path / "r.json"
+    replay.write_text(json.dumps(["```python\nanswer(6 * 7)\n```"]))
+    app = create_app(envloop, token=TOKEN, model=f"replay:{replay}")
+    with TestClient(app, base_url="http://127.0.0.1:8765", follow_redirects=False) as client:
+        csrf = _login(client)
+        response = client.post("/new", data={"csrf": csrf, "text": "What is six times seven?\nThanks."})
+        assert response.status_code == 303
+        cid = int(response.headers["location"].rsplit("/", 1)[1])
+        info = next(c for c in envloop.list_conversations() if c.id == cid)
+        assert (info.title, info.channel) == ("What is six times seven?", "web")
+        deadline = time.monotonic() + 30
+        while not envloop.transcript(cid).turns or envloop.transcript(cid).turns[0].status == "running":
+            assert time.monotonic() < deadline, "the turn did not finish"
+            time.sleep(0.05)
+        assert envloop.transcript(cid).turns[0].answer == "42"
+        assert 'class="answer">42</div>' in client.get(f"/c/{cid}").text
 
 
 def test_a_name_page_diffs_two_versions_and_unknown_names_are_404(client: TestClient, envloop: Envloop) -> None:

@@ -96,8 +96,13 @@ def conversations(request: Request) -> Response:
 
 
 async def new_conversation(request: Request) -> Response:
+    """A new conversation (channel ``web``); with a first message, titled by it and started on it."""
     web = _web(request)
-    info = await run_in_threadpool(web.envloop.create_conversation, title=None, channel="web")
+    text = (await _form(request)).get("text", "").strip()
+    title = text.split("\n", 1)[0][:60] or None
+    info = await run_in_threadpool(web.envloop.create_conversation, title=title, channel="web")
+    if text:
+        await run_in_threadpool(web.runner.start, info.id, text)
     return RedirectResponse(str(request.url_for("conversation", cid=info.id)), status_code=303)
 
 
