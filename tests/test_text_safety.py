@@ -141,3 +141,12 @@ def test_errors_the_sandbox_sees_name_no_host_path(tmp_path):
     assert result.ok, result.error
     assert "data/x.csv" in result.stdout and str(tmp_path) not in result.stdout
     assert "<host path>" in result.stdout
+
+
+def test_telegram_messages_spell_out_escapes_and_surrogates():
+    from envloop.channels.telegram.format import escape, spans_from_markdown, split_html
+
+    assert escape("a<b>\x1b]0;x\x07" + chr(0xD800)) == "a&lt;b&gt;\\x1b]0;x\\x07\\ud800"
+    (message,) = split_html(spans_from_markdown("result " + chr(0xDC00) + " \u202eevil"))
+    message.encode("utf-8")  # Telegram's API gets text it can encode
+    assert "\\udc00" in message and "\\u202e" in message

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from envloop.textsafe import for_terminal
+
 __all__ = [
     "LIMIT",
     "Progress",
@@ -37,8 +39,13 @@ _LANG = re.compile(r"^[\w+#.-]{1,30}$")
 
 
 def escape(text: str) -> str:
-    """Escape for Telegram HTML (quotes need no escaping outside attributes)."""
-    return html.escape(text, quote=False)
+    """Escape for Telegram HTML (quotes need no escaping outside attributes).
+
+    Control characters and lone surrogates from sandbox data are spelled out first
+    (``for_terminal``): Telegram refuses a message it cannot encode, and a client
+    shows bidi overrides and escapes as they are.
+    """
+    return html.escape(for_terminal(text), quote=False)
 
 
 def _u16(text: str) -> int:
