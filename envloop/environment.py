@@ -164,7 +164,7 @@ class Environment:
     def _restore(self, after_id: int) -> None:
         """Send the worker every name changed after ``after_id`` (0: everything)."""
         with self.database.session() as session:
-            rows = latest_versions(session, self.conversation_id, after_id=after_id)
+            rows = latest_versions(session, self.conversation_id, after_id=after_id, worker_state=True)
             if after_id == 0:
                 rows = [r for r in rows if r.kind != "deleted"]
             items = restore_items(session, rows)

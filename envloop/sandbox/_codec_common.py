@@ -18,6 +18,7 @@ import enum
 import fractions
 import json
 import math
+import random
 import re
 import types
 import zoneinfo
@@ -243,6 +244,7 @@ LEAF_ENCODERS: dict[int, Callable[[Any], list[object]]] = {
     id(dt.timedelta): lambda x: ["td", x.days, x.seconds, x.microseconds],
     id(range): lambda x: ["range", int_node(x.start), int_node(x.stop), int_node(x.step)],
     id(re.Pattern): _pattern_node,
+    id(random.Random): lambda x: ["rng", *_rng_state(x)],
 }
 
 
@@ -254,6 +256,18 @@ def _datetime(node: list[Any]) -> dt.datetime:
 def _time(node: list[Any]) -> dt.time:
     value = dt.time.fromisoformat(node[1])
     return value.replace(tzinfo=_tz_value(node[3]), fold=node[2])
+
+
+def _rng_state(r: random.Random) -> list[object]:
+    """A ``random.Random``'s Mersenne Twister state as data: version, 625 words, the cached gauss."""
+    version, words, gauss = r.getstate()
+    return [version, list(words), gauss]
+
+
+def _rng(node: list[Any]) -> random.Random:
+    r = random.Random()
+    r.setstate((node[1], tuple(node[2]), node[3]))
+    return r
 
 
 LEAF_DECODERS: dict[str, Callable[[list[Any]], object]] = {
@@ -269,4 +283,5 @@ LEAF_DECODERS: dict[str, Callable[[list[Any]], object]] = {
     "range": lambda n: range(int_value(n[1]), int_value(n[2]), int_value(n[3])),
     "re": lambda n: re.compile(n[1], n[2]),
     "reb": lambda n: re.compile(base64.b64decode(n[1]), n[2]),
+    "rng": _rng,
 }

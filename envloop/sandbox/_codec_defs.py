@@ -40,7 +40,7 @@ from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
 
 __all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
 
-DEF_TAGS = frozenset({"fn", "bi", "cref"})
+DEF_TAGS = frozenset({"fn", "bi", "cref", "rng"})  # the tags previews render here
 FN_HEAD = 8
 _func_dict = types.FunctionType.__dict__["__dict__"].__get__
 _Compile = Callable[[str], "tuple[types.CodeType | None, types.CodeType | None, Any]"]
@@ -302,4 +302,6 @@ def preview_def(node: list[Any]) -> str:
         return f"<function {node[6]}>"
     if node[0] == "cref":
         return f"<class {node[1]}>"
+    if node[0] == "rng":
+        return "<random.Random>"
     return str(node[1])

@@ -5,7 +5,8 @@ runs -- ``class`` statements and the few functions kept as their ``def`` --
 in a topological order of the names each one reads (ties keep the order the
 host sent, which is version order), then values and functions rebuilt from
 data, in the order sent. A statement that fails with ``NameError`` on a name
-whose value is still waiting gets that value first, then one retry.
+whose value is still waiting gets that value first, then a retry; such values
+are rebuilt once more with the others, so nothing a statement did to them stays.
 
 Bounded: one deadline for the whole restore (the host's timeout less a
 margin); a statement gets at most :data:`STATEMENT_SECONDS` of it, enforced
@@ -34,6 +35,7 @@ __all__ = ["STATEMENT_SECONDS", "Restore", "order"]
 
 STATEMENT_SECONDS = 10.0
 _MARGIN = 2.0
+_RETRIES = 16
 _NAME_ERROR = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
 
 
@@ -118,39 +120,54 @@ class Restore:
         self.failed: list[dict[str, str]] = []
         self._done: set[str] = set()
         self._groups: dict[tuple[str, ...], Any] = {}
+        self._early: set[str] = set()
+        self._in_values = False
+        self._pending_classes = [str(i["name"]) for i in self.items if i.get("kind") == "class"]
 
     def run(self) -> dict[str, Any]:
         waiting = {str(i["name"]): i for i in self.items if not _runs_statement(i)}
         for item in self.items:
             name = str(item["name"])
+            if not self._in_values and not _runs_statement(item):
+                # Values a statement needed were rebuilt early (with stand-ins for classes not made
+                # yet); rebuild them again now, so whatever a class statement did to them is undone.
+                self._in_values = True
+                self._groups.clear()
+                self._done -= self._early
             if name in self._done:
                 continue
             if time.monotonic() >= self.end:
                 self._fail(name, "the restore ran out of time before reaching this name")
                 continue
             self._one(item, waiting)
-        return {"restored": self.restored, "failed": self.failed}
+        return {"restored": list(dict.fromkeys(self.restored)), "failed": self.failed}
 
     def _fail(self, name: str, error: str) -> None:
         self._done.add(name)
-        self.snap.interp.namespace.pop(name, None)
+        if not name.startswith("@"):
+            self.snap.interp.namespace.pop(name, None)
         self.failed.append({"name": name, "error": error})
 
     def _one(self, item: dict[str, Any], waiting: dict[str, dict[str, Any]]) -> None:
         name = str(item["name"])
+        self._done.add(name)  # a cycle of statements needing each other stops here
         try:
             error = self._restore(item)
-            missing = _NAME_ERROR.search(error or "")
-            if missing and missing.group(1) in waiting and missing.group(1) not in self._done:
-                self._one(waiting[missing.group(1)], waiting)
+            for _ in range(_RETRIES):  # a statement that needs a value not rebuilt yet: that value first
+                missing = _NAME_ERROR.search(error or "")
+                needed = missing.group(1) if missing else ""
+                if needed not in waiting or needed in self._done:
+                    break
+                self._early.add(needed)
+                self._one(waiting[needed], waiting)
                 error = self._restore(item)
         except _Deadline:
             error = f"its statement ran longer than {STATEMENT_SECONDS:g} s during the restore"
         except Exception as exc:  # a corrupt item must not stop the others
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
-            self._done.add(name)
-            self.restored.append(name)
+            if not name.startswith("@"):
+                self.restored.append(name)
         else:
             self._fail(name, error)
 
@@ -169,6 +186,9 @@ class Restore:
         if not value:
             ns.pop(name, None)
             return str(item.get("lost_reason") or "the value was not stored")
+        if name.startswith("@"):  # module state (see Snapshotter._module_state), not a name
+            snap.restore_random(self._decode(value))
+            return None
         try:
             ns[name] = self._decode(value)
         except Exception as exc:  # DecodeError or a class that changed shape: report, never guess
@@ -181,7 +201,13 @@ class Restore:
     def _decode(self, value: dict[str, Any]) -> Any:
         """A value, or one member of a group of names stored together (decoded once, so shared)."""
         member = value.get("member")
-        classes = class_table(self.snap.own_classes())
+        own = self.snap.own_classes()
+        classes = class_table(sorted(own, key=id))
+        ns = self.snap.interp.namespace
+        classes.update({n: ns[n] for n in self._pending_classes if n in ns and ns[n] in own})  # the bound one wins
+        if not self._in_values:  # needed early by a statement: classes not made yet get stand-ins
+            for name in self._pending_classes:
+                classes.setdefault(name, type(name, (), {"__module__": "__main__"}))
         if member is None:
             return stream.decode_value(value, classes, self.snap.chunk_sink.fetch)
         key = tuple(value.get("chunks") or ())

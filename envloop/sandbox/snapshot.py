@@ -26,6 +26,7 @@ definitions (see DESIGN.md, "A restore executes definitions"):
 from __future__ import annotations
 
 import hashlib
+import random
 import types
 import weakref
 from collections.abc import Iterable
@@ -40,8 +41,10 @@ from envloop.sandbox.policy import compile_block
 from envloop.sandbox.restoring import Restore
 from envloop.sandbox.statements import binding_statements, written_before_read
 
-__all__ = ["Snapshotter"]
+__all__ = ["RANDOM_STATE", "Snapshotter"]
 
+#: The reserved name the random module's state is versioned under (never a Python name).
+RANDOM_STATE = "@random"
 _PREVIEW = 200
 _CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
 _DESCRIPTORS = (staticmethod, classmethod, property)
@@ -79,6 +82,7 @@ class Snapshotter:
         self.index = CodeIndex(self._compile)
         self.defs = Defs(interpreter.namespace, interpreter.builtins, self.index)
         self.aliases = Aliases()
+        self._random_seen = _digest(repr(random.getstate()))
         self._globals_of: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
         self._note_compiled_code()
 
@@ -155,6 +159,7 @@ class Snapshotter:
         with active(self.defs):
             for group in self.aliases.groups(names, ns):
                 changes.extend(self._changes_of(group, bound, statements))
+            changes.extend(self._module_state())
         gone = dict.fromkeys([*candidates, *result.get("deleted", ())])
         for name in gone:
             if name not in ns:
@@ -163,6 +168,25 @@ class Snapshotter:
                 if self.digests.pop(name, None) is not None:
                     changes.append({"name": name, "kind": "deleted", "preview": "<deleted>"})
         return changes
+
+    def _module_state(self) -> list[dict[str, Any]]:
+        """The ``random`` module's generator, stored as the reserved name ``@random`` when a block moved it."""
+        state = random.getstate()
+        digest = _digest(repr(state))
+        if digest == self._random_seen:
+            return []
+        self._random_seen = digest
+        encoded = self._encode(list(state))
+        if not isinstance(encoded, stream.Streamed):
+            return []
+        change = self._streamed(RANDOM_STATE, encoded)
+        change.update(preview="<state of the random module>", type_name="random state")
+        self.digests[RANDOM_STATE] = change.pop("digest")
+        return [change]
+
+    def restore_random(self, state: list[Any]) -> None:
+        random.setstate((state[0], tuple(state[1]), state[2]))
+        self._random_seen = _digest(repr(random.getstate()))
 
     def _changes_of(self, group: list[str], bound: list[str], statements: dict[str, tuple[str, str]]
                     ) -> list[dict[str, Any]]:
@@ -203,8 +227,10 @@ class Snapshotter:
                 change["source"] = statement[1] if statement and statement[0] == "def" else self._where(value)
                 change["preview"] = change["source"].strip().split("\n", 1)[0][:_PREVIEW]
             return change
-        if encoded.kind == "function" and statement is not None and statement[0] == "def":
-            return self._statement(name, "function", statement[1], value)  # e.g. @lru_cache: its own def remakes it
+        if statement is not None and statement[0] == "def":  # e.g. @lru_cache: its own def remakes it
+            record = self._statement(name, "function", statement[1], value)
+            record["preview"] += f"  [re-run on resume; its state is not kept: {getattr(encoded, 'reason', 'too large')}]"[:_PREVIEW]
+            return record
         return self._lost(name, encoded)
 
     @staticmethod

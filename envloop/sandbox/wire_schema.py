@@ -34,6 +34,7 @@ __all__ = ["CHECKS", "MAX_DEPTH", "InvalidFrame", "check_frame", "check_name", "
 MAX_DEPTH = 64
 MAX_NAMES = 20_000  # names a block may report as bound, deleted or read
 MAX_NAME = 300  # characters in one name
+MODULE_STATE = frozenset({"@random"})  # reserved non-identifier names a change may carry
 MAX_LINE = 10_000_000
 MAX_TEXT = 1 << 24  # characters in any one string field the host stores or shows
 
@@ -154,8 +155,9 @@ def _error(value: Any) -> None:
 def _change(change: Any) -> None:
     if type(change) is not dict:
         raise InvalidFrame("a change must be an object")
-    check_name(change.get("name"))
-    for key in ("kind", "source", "preview", "type_name", "lost_reason", "encoding", "digest"):
+    if change.get("name") not in MODULE_STATE:  # @random: module state the snapshotter versions
+        check_name(change.get("name"))
+    for key in ("kind", "source", "preview", "type_name", "lost_reason", "encoding", "digest", "member"):
         _text(change, key, optional=key != "kind")
     _int(change.get("size"), 0, 1 << 62, "change size")
 
@@ -170,7 +172,8 @@ def _report(value: Any) -> None:
     for failure in value["failed"]:
         if type(failure) is not dict:
             raise InvalidFrame("malformed restore failure")
-        check_name(failure.get("name"))
+        if failure.get("name") not in MODULE_STATE:
+            check_name(failure.get("name"))
         _text(failure, "error", optional=False)
 
 

@@ -242,7 +242,12 @@ def version_counts(session: Session, model: type[DefinitionVersion] | type[Artif
     )
 
 
-def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0) -> list[DefinitionVersion]:
+#: Reserved names a restore sends to the worker (module state, not Python names; never in the var index).
+WORKER_STATE = ("@random",)
+
+
+def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0,
+                    worker_state: bool = False) -> list[DefinitionVersion]:
     """The newest version of every name (tombstones included), oldest first.
 
     With ``after_id``, only names whose newest version is newer than that id:
@@ -250,9 +255,10 @@ def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0
     Reserved names (``@instructions``: not Python names) are left out: they are
     versioned here but never enter the namespace or the var index.
     """
-    stmt = _newest_rows(DefinitionVersion, conversation_id).where(
-        DefinitionVersion.id > after_id, DefinitionVersion.name.not_like("@%")
-    )
+    visible = DefinitionVersion.name.not_like("@%")
+    if worker_state:  # the restore also needs module state such as the random generator's
+        visible = visible | DefinitionVersion.name.in_(WORKER_STATE)
+    stmt = _newest_rows(DefinitionVersion, conversation_id).where(DefinitionVersion.id > after_id, visible)
     return list(session.scalars(stmt.order_by(DefinitionVersion.id)))
 
 
