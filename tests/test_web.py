@@ -241,6 +241,18 @@ def test_binding_another_address_needs_a_chosen_token(run_cli) -> None:
     assert short.returncode == 1 and "at least 16 characters" in short.stderr
 
 
+def test_a_configured_token_allows_another_address(start_server, tmp_path: Path) -> None:
+    config = tmp_path / "config" / "envloop"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text('[web]\ntoken = "configured-token-0123456789"\n')
+    server = start_server("--host", "0.0.0.0", env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert server.token == "configured-token-0123456789"
+    port = server.root.rsplit(":", 1)[1]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        assert client.get("/").status_code == 401
+        assert client.get("/", headers={"authorization": f"Bearer {server.token}"}).status_code == 200
+
+
 def test_a_real_server_needs_the_token_and_follows_a_turn_from_another_process(
         start_server, tmp_path: Path) -> None:
     server = start_server()
