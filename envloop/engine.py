@@ -286,20 +286,11 @@ class Turn:
     def _one_iteration(
         self, iteration_id: int, messages: list[dict[str, str]]
     ) -> tuple[str, list[BlockReport], str | None] | str | None:
-        """Ask the model and run its blocks: (thinking, reports, answer or None), an error text, or None if cancelled.
-
-        The reply streams: each piece is a ``model_delta`` event as it arrives.  A
-        stream that breaks (or is cancelled) part-way keeps what arrived in the
-        iteration's ``raw_reply``, and the error says how far it got.
-        """
+        """Ask the model and run its blocks: (thinking, reports, answer or None), an error text, or None if cancelled."""
         try:
-            completion = complete(self.model, messages, cancel=self.cancel,
-                                  on_text=lambda text: self.emit("model_delta", text=text))
+            completion = self.model.complete(messages, cancel=self.cancel)
         except ModelError as exc:
-            partial = exc.partial if isinstance(exc, (StreamBroken, ModelCancelled)) else ""
-            self._record(iteration_id, error=str(exc), raw_reply=partial or None)
-            if partial:
-                self.emit("model_broken", text=partial, error=str(exc))
+            self._record(iteration_id, error=str(exc))
             return None if self.cancel.is_set() else str(exc)
         if self.cancel.is_set():
             return None
