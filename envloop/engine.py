@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import EnvloopError, ModelError
 from envloop.instructions import current as current_instructions
-from envloop.llm import Completion, ModelClient, parse_reply
+from envloop.llm import Completion, ModelCancelled, ModelClient, StreamBroken, complete, parse_reply
 from envloop.prompt import (
     BlockReport,
     Frame,
@@ -51,8 +51,10 @@ MAX_SUBCALLS = 32  # llm_query calls per turn
 class Event:
     """Something a channel may show while a turn runs.
 
-    kinds: turn_started, iteration_started, model_reply, block_started,
-    block_finished, definition_changed, approval_needed, answer, error, budget.
+    kinds: turn_started, iteration_started, model_delta (a piece of the reply
+    as it streams in: ``text``), model_broken (the stream stopped part-way:
+    ``text`` so far, ``error``), model_reply, block_started, block_finished,
+    definition_changed, approval_needed, answer, error, budget.
     """
 
     kind: str
@@ -286,11 +288,20 @@ class Turn:
     def _one_iteration(
         self, iteration_id: int, messages: list[dict[str, str]]
     ) -> tuple[str, list[BlockReport], str | None] | str | None:
-        """Ask the model and run its blocks: (thinking, reports, answer or None), an error text, or None if cancelled."""
+        """Ask the model and run its blocks: (thinking, reports, answer or None), an error text, or None if cancelled.
+
+        The reply streams: each piece is a ``model_delta`` event as it arrives.  A
+        stream that breaks (or is cancelled) part-way keeps what arrived in the
+        iteration's ``raw_reply``, and the error says how far it got.
+        """
         try:
-            completion = self.model.complete(messages, cancel=self.cancel)
+            completion = complete(self.model, messages, cancel=self.cancel,
+                                  on_text=lambda text: self.emit("model_delta", text=text))
         except ModelError as exc:
-            self._record(iteration_id, error=str(exc))
+            partial = exc.partial if isinstance(exc, (StreamBroken, ModelCancelled)) else ""
+            self._record(iteration_id, error=str(exc), raw_reply=partial or None)
+            if partial:
+                self.emit("model_broken", text=partial, error=str(exc))
             return None if self.cancel.is_set() else str(exc)
         if self.cancel.is_set():
             return None

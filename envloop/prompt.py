@@ -172,7 +172,7 @@ def _numbered(source: str, budget: int, focus: int | None) -> str:
     """The block's lines numbered like its traceback; past ``budget``, the head and the lines around ``focus``."""
     lines = source.rstrip("\n").splitlines()
     width = len(str(len(lines)))
-    numbered = [f"{n:>{width}} | {_cut_line(line)}" for n, line in enumerate(lines, 1)]
+    numbered = [f"{n:>{width}} | {_cut_line(line)}".rstrip() for n, line in enumerate(lines, 1)]
     if sum(len(line) + 1 for line in numbered) <= budget:
         return "\n".join(numbered)
     keep: list[int] = []

@@ -37,6 +37,7 @@ __all__ = ["ASCII", "UNICODE", "AsciiWriter", "Glyphs", "View", "make_console", 
 FOLD_LINES = 24  # outputs with more lines than this are folded
 FOLD_HEAD, FOLD_TAIL = 14, 5
 FOLD_CHARS = 4000  # ... and so are outputs longer than this (a huge one-line repr)
+STREAM_LINES = 12  # the newest lines of a reply shown live while it streams in
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class View:
         self.folded: list[str] = []
         self._status: Status | None = None
         self._changes: list[Text] = []
+        self._reply = ""  # the reply streamed so far this iteration, shown live under the spinner
 
     # -- plain output ------------------------------------------------------
 
@@ -236,9 +238,28 @@ class View:
     def _on_iteration_started(self, data: dict[str, Any]) -> None:
         label = f"iteration {data['iteration']}/{data['max_iterations']}"
         self.console.print(Rule(Text(label, style="dim"), style="dim", align="left"))
+        self._reply = ""
         self.status(f"the model is working ({label}){self.g.ellipsis}")
 
+    def _on_model_delta(self, data: dict[str, Any]) -> None:
+        """A piece of the reply: shown live under the spinner (the finished reply is then printed as usual)."""
+        self._reply += data.get("text") or ""
+        if self._status is None:
+            return
+        width = max(10, self.console.width - 4)
+        lines = [line[:width] for line in self._reply[-STREAM_LINES * width:].splitlines()[-STREAM_LINES:]]
+        live = Text("\n".join(lines), style="italic") + Text(f"\nthe model is writing{self.g.ellipsis}", style="dim")
+        self._status.renderable.update(text=live)  # drawn by the spinner's own refresh, a few times a second
+
+    def _on_model_broken(self, data: dict[str, Any]) -> None:
+        text = (data.get("text") or "").strip()
+        if text:
+            self.console.print(self.fold(text, style="dim italic"))
+        self._reply = ""
+
     def _on_model_reply(self, data: dict[str, Any]) -> None:
+        self._reply = ""
+        self.status(f"the model replied{self.g.ellipsis}")
         thinking = (data.get("thinking") or "").strip()
         if thinking:
             self.console.print(self.fold(thinking, style="dim italic"))

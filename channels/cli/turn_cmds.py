@@ -10,25 +10,10 @@ from typing import Any
 import click
 
 from envloop.channels.cli._app import AppContext, cli, pass_app, print_json
+from envloop.channels.cli.progress import Progress
 from envloop.conversation import Event
 
 EXIT_CODES = {"done": 0, "error": 1, "budget_exhausted": 3, "interrupted": 4, "cancelled": 130}
-
-
-def _progress(event: Event) -> None:
-    """One dim line per step on stderr, so stdout carries only the answer."""
-    data = event.data
-    lines = {
-        "iteration_started": lambda: f"· iteration {data['iteration']}/{data['max_iterations']}",
-        "block_finished": lambda: "  block {} {}".format(
-            data["position"] + 1, "failed: " + data["error"].splitlines()[0] if data["error"] else "ran"
-        ),
-        "definition_changed": lambda: f"  {data['name']} v{data['version']}",
-        "approval_needed": lambda: f"  {data['function']} asks for approval: {data['description']}",
-    }
-    make = lines.get(event.kind)
-    if make is not None:
-        click.echo(click.style(make(), dim=True), err=True)
 
 
 def _approver(yes: bool):
@@ -53,17 +38,21 @@ def _approver(yes: bool):
               help="Model round trips allowed for this turn.")
 @click.option("--yes", is_flag=True, help="Approve irreversible extension calls without asking.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the answer.")
+@click.option("--quiet", "-q", is_flag=True, help="Show only the answer, not the model's work.")
 @pass_app
 def ask(ctx: AppContext, text: str, conversation_id: int | None, continue_: bool, new: bool, model: str | None,
-        max_iterations: int, yes: bool, as_json: bool) -> None:
+        max_iterations: int, yes: bool, as_json: bool, quiet: bool) -> None:
     """Ask the model one question; it answers by running code in the conversation's sandbox.
 
-    Progress goes to stderr, the answer to stdout. Ctrl-C cancels the turn.
-    Exit code: 0 answered, 1 error, 3 iterations ran out (best partial answer
-    printed), 130 cancelled.
+    While it works, stderr shows the model's reply as it streams in (its
+    thinking and code) and each block's output; --quiet shows none of it,
+    --json one line per step. The answer goes to stdout. Ctrl-C cancels the
+    turn, even mid-reply. Exit code: 0 answered, 1 error, 3 iterations ran out
+    (best partial answer printed), 130 cancelled.
     """
     if sum([conversation_id is not None, continue_, new]) > 1:
         raise click.UsageError("use only one of --conversation, --continue and --new")
+    progress = Progress("quiet" if quiet else "steps" if as_json else "full")
     app = ctx.app()
     if conversation_id is None and not new:
         new = not app.list_conversations()
@@ -73,7 +62,7 @@ def ask(ctx: AppContext, text: str, conversation_id: int | None, continue_: bool
     def on_event(event: Event) -> None:
         if event.kind == "turn_started":
             state["cid"] = event.data["conversation_id"]
-        _progress(event)
+        progress(event)
 
     def on_sigint(signum: int, frame: Any) -> None:
         if "cid" in state:
@@ -95,9 +84,10 @@ def ask(ctx: AppContext, text: str, conversation_id: int | None, continue_: bool
         if result.status != "done":
             click.echo(f"({result.status}: {result.error})", err=True)
         cost = f", ${result.cost:.4f}" if result.cost else ""
-        click.echo(click.style(
-            f"— conversation {result.conversation_id} turn {result.turn}: {result.iterations} iterations, "
-            f"{result.tokens_in}+{result.tokens_out} tokens{cost}, {result.duration_ms / 1000:.1f} s", dim=True), err=True)
+        footer = (f"— conversation {result.conversation_id} turn {result.turn}: {result.iterations} iterations, "
+                  f"{result.tokens_in}+{result.tokens_out} tokens{cost}, {result.duration_ms / 1000:.1f} s")
+        if not quiet:
+            click.echo(click.style(footer, dim=True), err=True)
     sys.exit(EXIT_CODES.get(result.status, 1))
 
 

@@ -179,6 +179,10 @@ def final_status(result: Any) -> str:
     return f"<b>{head}</b> · {result.iterations} iteration{plural} · {result.duration_ms / 1000:.1f} s"
 
 
+#: Characters of a streaming reply the status message shows (its newest part).
+REPLY_TAIL = 700
+
+
 @dataclass
 class Progress:
     """What the status message shows while a turn runs, folded from the engine's events."""
@@ -188,12 +192,19 @@ class Progress:
     activity: str = "starting"
     names: dict[str, str] = field(default_factory=dict)  # name -> "v3" or "deleted"
     errors: int = 0
+    reply: str = ""  # the model's reply so far, while it streams in
 
     def apply(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "iteration_started":
             self.iteration, self.max_iterations = data["iteration"], data["max_iterations"]
-            self.activity = "asking the model"
+            self.activity, self.reply = "asking the model", ""
+        elif kind == "model_delta":
+            self.activity = "the model is writing"
+            self.reply += data.get("text") or ""
+        elif kind == "model_broken":
+            self.activity, self.reply = "the reply broke off", ""
         elif kind == "model_reply":
+            self.reply = ""
             blocks = data.get("blocks", 0)
             self.activity = f"the model wrote {blocks} block{'' if blocks == 1 else 's'}" if blocks else "answering"
         elif kind == "block_started":
@@ -217,4 +228,8 @@ class Progress:
             lines.append("names: " + escape(names))
         if self.errors:
             lines.append(f"{self.errors} block error{'s' if self.errors != 1 else ''} so far")
+        if self.reply.strip():
+            tail = self.reply.strip()
+            tail = tail if len(tail) <= REPLY_TAIL else "…" + tail[-REPLY_TAIL:]
+            lines.append(f"<i>{escape(tail)}</i>")
         return "\n".join(lines)

@@ -15,9 +15,21 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from envloop.errors import ModelError
 
-__all__ = ["Completion", "ModelCancelled", "ModelClient", "estimate_tokens"]
+__all__ = [
+    "Completion",
+    "ModelCancelled",
+    "ModelClient",
+    "StreamBroken",
+    "StreamingModelClient",
+    "TextSink",
+    "complete",
+    "estimate_tokens",
+]
 
 T = TypeVar("T")
+
+#: Receives a reply's text piece by piece as the model writes it.
+TextSink = Callable[[str], None]
 
 #: How often a cancellable wait looks at its cancel event while a provider call runs.
 _POLL_SECONDS = 0.05
@@ -51,12 +63,53 @@ class ModelClient(Protocol):
     ) -> Completion: ...
 
 
+@runtime_checkable
+class StreamingModelClient(ModelClient, Protocol):
+    """A model that can also hand its reply over as it is written.
+
+    ``stream`` calls ``on_text`` with each new piece of text (on the caller's
+    thread) and returns the same :class:`Completion` ``complete`` would.  It
+    raises :class:`StreamBroken` when the reply stops part-way, carrying what
+    arrived, and :class:`ModelCancelled` (with the text so far) on cancel.
+    """
+
+    def stream(
+        self, messages: list[dict[str, str]], *, on_text: TextSink,
+        cancel: threading.Event | None = None,
+    ) -> Completion: ...
+
+
 class ModelCancelled(ModelError):
     """The caller set its cancel event while the model call was waiting.
 
     A subclass of ModelError, so code that handles model failures handles
     this too; check ``cancel.is_set()`` (or this type) to tell them apart.
+    ``partial`` is the text a stream had delivered when it was stopped.
     """
+
+    def __init__(self, message: str, partial: str = "") -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class StreamBroken(ModelError):
+    """A streamed reply stopped part-way (connection lost, provider error, silence past the timeout).
+
+    ``partial`` is what arrived before it broke, so the turn can report it
+    next to the provider's error instead of losing it.
+    """
+
+    def __init__(self, message: str, partial: str = "") -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+def complete(model: ModelClient, messages: list[dict[str, str]], *, cancel: threading.Event | None = None,
+             on_text: TextSink | None = None) -> Completion:
+    """Stream the reply to ``on_text`` when the model can stream and someone listens; else one call."""
+    if on_text is not None and isinstance(model, StreamingModelClient):
+        return model.stream(messages, on_text=on_text, cancel=cancel)
+    return model.complete(messages, cancel=cancel)
 
 
 def estimate_tokens(text: str) -> int:

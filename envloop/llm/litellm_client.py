@@ -13,6 +13,13 @@ Rate limits, timeouts and "overloaded" answers are retried with exponential
 backoff (``backoff * 2**n`` seconds, capped, ``Retry-After`` honoured within
 the cap); every other failure is one try. litellm's own retries are off
 (``num_retries=0``) so this is the only retry loop, and it honours ``cancel``.
+
+:meth:`LiteLLMModel.stream` asks with ``stream=True`` and hands the text on as
+it arrives; the usage comes from the final chunk (``include_usage``), else it
+is estimated.  A stream is retried only while nothing has arrived: once text
+is on someone's screen, a failure is a :class:`StreamBroken` carrying it.
+``api_base`` (or ``$ENVLOOP_API_BASE``) points any OpenAI-compatible name
+(``openai/<model>``) at a local server: llama.cpp, vLLM, LM Studio.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from envloop.errors import ModelError
 from envloop.llm.client import (
     Completion,
     ModelCancelled,
+    StreamBroken,
+    TextSink,
     call_cancellable,
     estimate_tokens,
     messages_text,
@@ -36,6 +45,7 @@ from envloop.llm.client import (
     wait_or_cancel,
 )
 from envloop.llm.provider_errors import Failure, classify
+from envloop.llm.streaming import StreamFailed, StreamStalled, pump
 
 __all__ = ["LiteLLMModel", "load_litellm"]
 
@@ -67,6 +77,26 @@ def load_litellm() -> ModuleType:
         return litellm
 
 
+def _load() -> ModuleType:
+    try:
+        return load_litellm()
+    except ImportError as exc:  # a broken install should read as a model problem, not a crash
+        raise ModelError(f"litellm cannot be imported ({exc}): reinstall envloop from its lock file") from None
+
+
+def _delta_text(chunk: Any) -> str | None:
+    """The new text in one streamed chunk (None for chunks that carry only usage or a finish reason)."""
+    try:
+        content = chunk.choices[0].delta.content
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
+
+
+def _broke_off(partial: str) -> str:
+    return f" (the reply broke off after {len(partial)} characters)" if partial else ""
+
+
 def _missing_keys(model: str) -> list[str]:
     """The env vars litellm says this model needs and are unset (names only, never values)."""
     try:
@@ -76,7 +106,7 @@ def _missing_keys(model: str) -> list[str]:
         return []
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def _retry_after(exc: BaseException | None) -> float | None:
     """The provider's Retry-After header in seconds, when it sent a plain number."""
     headers = getattr(getattr(exc, "response", None), "headers", None)
     try:
@@ -102,6 +132,7 @@ class LiteLLMModel:
         backoff: float = DEFAULT_BACKOFF,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         wait: Callable[[float, threading.Event | None], bool] = wait_or_cancel,
+        api_base: str | None = None,
     ) -> None:
         if not name.strip():
             raise ModelError("the model name is empty")
@@ -111,6 +142,7 @@ class LiteLLMModel:
         self.backoff = backoff
         self.backoff_cap = backoff_cap
         self._wait = wait
+        self.api_base = api_base.strip() if api_base and api_base.strip() else None
 
     def __repr__(self) -> str:
         return f"LiteLLMModel({self.name!r})"
@@ -121,17 +153,72 @@ class LiteLLMModel:
         """Ask the model; ModelError (one line) on failure, ModelCancelled if ``cancel`` is set meanwhile."""
         started = time.perf_counter()
         raise_if_cancelled(cancel, f"call to {self.name}")
-        try:
-            litellm = load_litellm()
-        except ImportError as exc:  # a broken install should read as a model problem, not a crash
-            raise ModelError(f"litellm cannot be imported ({exc}): reinstall envloop from its lock file") from None
+        litellm = _load()
         response = self._call_with_retries(litellm, [dict(m) for m in messages], cancel)
         return self._completion(litellm, response, messages, started)
+
+    def _kwargs(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": self.name, "messages": messages, "timeout": self.timeout,
+                                  "num_retries": 0}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        return kwargs
+
+    def stream(self, messages: list[dict[str, str]], *, on_text: TextSink,
+               cancel: threading.Event | None = None) -> Completion:
+        """Ask with ``stream=True``, giving ``on_text`` each piece as it comes; see the module docstring."""
+        started = time.perf_counter()
+        what = f"call to {self.name}"
+        raise_if_cancelled(cancel, what)
+        litellm = _load()
+        kwargs = self._kwargs([dict(m) for m in messages])
+        kwargs.update(stream=True, stream_options={"include_usage": True})
+        for attempt in range(1, self.attempts + 1):
+            raise_if_cancelled(cancel, what)
+            try:
+                chunks, text = pump(lambda: litellm.completion(**kwargs), _delta_text, on_text,
+                                    cancel=cancel, idle=self.timeout + 1, what=what)
+                return self._streamed(litellm, chunks, text, messages, started)
+            except StreamStalled as exc:
+                if exc.partial or attempt == self.attempts:
+                    raise StreamBroken(f"model {self.name} stopped sending: nothing for {self.timeout:g} s"
+                                       + _broke_off(exc.partial), exc.partial) from None
+                delay = self._delay(attempt, None)
+            except StreamFailed as exc:
+                failure = classify(exc.cause, self.name, _missing_keys)
+                if exc.partial:
+                    raise StreamBroken(failure.message + _broke_off(exc.partial), exc.partial) from None
+                if not failure.retryable or attempt == self.attempts:
+                    raise self._error(failure, attempt) from None
+                delay = self._delay(attempt, exc.cause)
+            if self._wait(delay, cancel):
+                raise ModelCancelled(f"{what} cancelled") from None
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _streamed(self, litellm: ModuleType, chunks: list[Any], text: str, messages: list[dict[str, str]],
+                  started: float) -> Completion:
+        """Usage from the final chunk (estimated when the provider sent none) and its price where known."""
+        usage = next((c.usage for c in reversed(chunks) if getattr(c, "usage", None) is not None), None)
+        tokens_in, tokens_out = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+        tokens_in = tokens_in if isinstance(tokens_in, int) else estimate_tokens(messages_text(messages))
+        tokens_out = tokens_out if isinstance(tokens_out, int) else estimate_tokens(text)
+        reported = next((c.model for c in reversed(chunks) if isinstance(getattr(c, "model", None), str)), "")
+        cost: float | None = None
+        for candidate in dict.fromkeys([self.name, reported]):
+            try:
+                prompt_cost, reply_cost = litellm.cost_per_token(model=candidate, prompt_tokens=tokens_in,
+                                                                 completion_tokens=tokens_out)
+                cost = float(prompt_cost) + float(reply_cost)
+                break
+            except Exception:  # litellm does not know this model's price
+                continue
+        return Completion(text=text, tokens_in=tokens_in, tokens_out=tokens_out, cost=cost,
+                          model=reported or self.name, duration_ms=(time.perf_counter() - started) * 1000.0)
 
     def _call_with_retries(self, litellm: ModuleType, messages: list[dict[str, str]],
                            cancel: threading.Event | None) -> Any:
         def call() -> Any:
-            return litellm.completion(model=self.name, messages=messages, timeout=self.timeout, num_retries=0)
+            return litellm.completion(**self._kwargs(messages))
 
         for attempt in range(1, self.attempts + 1):
             raise_if_cancelled(cancel, f"call to {self.name}")
@@ -147,7 +234,7 @@ class LiteLLMModel:
                     raise ModelCancelled(f"call to {self.name} cancelled") from None
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _delay(self, attempt: int, exc: BaseException) -> float:
+    def _delay(self, attempt: int, exc: BaseException | None) -> float:
         """Exponential backoff, raised to the provider's Retry-After, never beyond the cap."""
         delay = self.backoff * 2 ** (attempt - 1)
         hinted = _retry_after(exc)

@@ -17,6 +17,10 @@ JSON list; each item is either a reply text or an object::
   so budgets and footers have numbers.
 - ``cost``: reported cost in USD; by default ``0.0`` -- a replay is free, and
   saying so (rather than "unknown") keeps cost budgets and sums working.
+- ``chunk_delay``: seconds between the pieces (a few words each) when the
+  reply is streamed; default the spec's ``?chunk_delay=S``, else 0.
+- ``broken``: an error message: the stream breaks after the reply's text with
+  it (a provider that dropped the connection), and ``complete`` fails with it.
 - ``comment``: ignored; a place for notes. Any other key is an error, so a
   typo such as ``"dealy"`` does not silently do nothing.
 
@@ -27,6 +31,9 @@ first reply). Running out is a :class:`~envloop.errors.ModelError`.
 Latency for every reply (for benchmarks), in seconds, first match wins: the
 item's ``delay``, then a ``?latency=S`` suffix on the spec
 (``replay:bench.json?latency=0.05``), then ``$ENVLOOP_REPLAY_LATENCY``, else 0.
+
+The replay model streams (:meth:`ReplayModel.stream`): the reply arrives a few
+words at a time, ``chunk_delay`` apart, so channels show it as it is written.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ from urllib.parse import parse_qsl
 from envloop.errors import ModelError
 from envloop.llm.client import (
     Completion,
+    ModelCancelled,
+    StreamBroken,
+    TextSink,
     estimate_tokens,
     messages_text,
     raise_if_cancelled,
@@ -54,7 +64,8 @@ __all__ = ["REPLAY_PREFIX", "ReplayModel"]
 
 REPLAY_PREFIX = "replay:"
 LATENCY_ENV = "ENVLOOP_REPLAY_LATENCY"
-_ITEM_KEYS = frozenset({"reply", "delay", "tokens_in", "tokens_out", "cost", "comment"})
+_ITEM_KEYS = frozenset({"reply", "delay", "tokens_in", "tokens_out", "cost", "comment", "chunk_delay", "broken"})
+_WORDS_PER_PIECE = 3
 _QUERY = re.compile(r"^\w+=[^&]*(?:&\w+=[^&]*)*$")
 
 
@@ -65,6 +76,8 @@ class _Reply:
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost: float = 0.0
+    chunk_delay: float | None = None
+    broken: str | None = None
 
 
 class ReplayModel:
@@ -76,7 +89,7 @@ class ReplayModel:
         if not raw_path:
             raise ModelError(f"replay model {spec!r} names no file: use replay:PATH")
         self.path = Path(raw_path).expanduser()
-        self.latency = _latency(query, spec)
+        self.latency, self.chunk_delay = _latency(query, spec)
         self._replies = _load(self.path)
         self._used = 0
         self._lock = threading.Lock()  # one instance may serve several threads (llm_query, benchmarks)
@@ -89,8 +102,32 @@ class ReplayModel:
     def complete(
         self, messages: list[dict[str, str]], *, cancel: threading.Event | None = None
     ) -> Completion:
-        """The next reply, after its delay; ModelError when the file has no more."""
+        """The next reply, after its delay; ModelError when the file has no more (or the item is ``broken``)."""
         started = time.perf_counter()
+        reply = self._next(cancel)
+        if reply.broken:
+            raise ModelError(reply.broken)
+        return self._completion(reply, messages, started)
+
+    def stream(
+        self, messages: list[dict[str, str]], *, on_text: TextSink, cancel: threading.Event | None = None
+    ) -> Completion:
+        """The next reply, handed to ``on_text`` a few words at a time, ``chunk_delay`` apart."""
+        started = time.perf_counter()
+        reply = self._next(cancel)
+        delay = self.chunk_delay if reply.chunk_delay is None else reply.chunk_delay
+        sent: list[str] = []
+        for piece in _pieces(reply.text):
+            if sent and wait_or_cancel(delay, cancel):
+                raise ModelCancelled("replay model call cancelled", "".join(sent))
+            on_text(piece)
+            sent.append(piece)
+        if reply.broken:
+            text = "".join(sent)
+            raise StreamBroken(f"{reply.broken} (the reply broke off after {len(text)} characters)", text)
+        return self._completion(reply, messages, started)
+
+    def _next(self, cancel: threading.Event | None) -> _Reply:
         raise_if_cancelled(cancel, "replay model call")
         with self._lock:
             if self._used >= len(self._replies):
@@ -100,6 +137,9 @@ class ReplayModel:
         delay = self.latency if reply.delay is None else reply.delay
         if wait_or_cancel(delay, cancel):
             raise_if_cancelled(cancel, "replay model call")
+        return reply
+
+    def _completion(self, reply: _Reply, messages: list[dict[str, str]], started: float) -> Completion:
         tokens_in = reply.tokens_in if reply.tokens_in is not None else estimate_tokens(messages_text(messages))
         tokens_out = reply.tokens_out if reply.tokens_out is not None else estimate_tokens(reply.text)
         return Completion(
@@ -135,16 +175,23 @@ def _seconds(value: object, where: str, what: str = "a number of seconds") -> fl
     return number
 
 
-def _latency(query: str, spec: str) -> float:
-    """The spec's ``?latency=``, else ENVLOOP_REPLAY_LATENCY, else 0."""
+def _latency(query: str, spec: str) -> tuple[float, float]:
+    """(latency, chunk delay): the spec's ``?latency=`` (else ENVLOOP_REPLAY_LATENCY, else 0) and ``chunk_delay=``."""
     params = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = sorted(set(params) - {"latency"})
+    unknown = sorted(set(params) - {"latency", "chunk_delay"})
     if unknown:
-        raise ModelError(f"replay model {spec!r}: unknown option {unknown[0]!r} (only latency=SECONDS)")
+        raise ModelError(f"replay model {spec!r}: unknown option {unknown[0]!r} (latency=S, chunk_delay=S)")
+    chunk = _seconds(params["chunk_delay"], f"chunk_delay in {spec!r}") if "chunk_delay" in params else 0.0
     if "latency" in params:
-        return _seconds(params["latency"], f"latency in {spec!r}")
+        return _seconds(params["latency"], f"latency in {spec!r}"), chunk
     env = os.environ.get(LATENCY_ENV, "").strip()
-    return _seconds(env, LATENCY_ENV) if env else 0.0
+    return (_seconds(env, LATENCY_ENV) if env else 0.0), chunk
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` in pieces of a few words (whitespace kept), the way a model's stream arrives."""
+    words = re.findall(r"\s*\S+\s*|\s+", text)
+    return ["".join(words[i:i + _WORDS_PER_PIECE]) for i in range(0, len(words), _WORDS_PER_PIECE)]
 
 
 def _load(path: Path) -> list[_Reply]:
@@ -176,6 +223,10 @@ def _item(path: Path, index: int, item: object) -> _Reply:
     if not isinstance(item.get("reply"), str):
         raise ModelError(f"{where} needs \"reply\" as a string")
     delay = _seconds(item["delay"], f"{where} \"delay\"") if "delay" in item else None
+    chunk_delay = _seconds(item["chunk_delay"], f"{where} \"chunk_delay\"") if "chunk_delay" in item else None
+    broken = item.get("broken")
+    if broken is not None and (not isinstance(broken, str) or not broken.strip()):
+        raise ModelError(f"{where} \"broken\" must be an error message (a non-empty string)")
     cost = _seconds(item["cost"], f"{where} \"cost\"", "a number >= 0") if "cost" in item else 0.0
     counts = []
     for key in ("tokens_in", "tokens_out"):
@@ -183,4 +234,4 @@ def _item(path: Path, index: int, item: object) -> _Reply:
         if value is not None and (type(value) is not int or value < 0):
             raise ModelError(f"{where} \"{key}\" must be a whole number >= 0, not {value!r}")
         counts.append(value)
-    return _Reply(item["reply"], delay, counts[0], counts[1], cost)
+    return _Reply(item["reply"], delay, counts[0], counts[1], cost, chunk_delay, broken)

@@ -46,12 +46,15 @@ class SourceMap:
         """Remember the lines of ``codes`` (a block's exec and eval code) and of everything nested in them."""
         for key in self._top:
             self._codes.pop(key, None)
-        self._top = []
+        self._top = [id(code) for code in codes if code is not None]
+        self.add(source, *codes)
+
+    def add(self, source: str, *codes: CodeType | None) -> None:
+        """Remember ``codes`` and their nested code, leaving the current block's alone (a restored definition)."""
         lines = source.splitlines()
         for code in codes:
             if code is None:
                 continue
-            self._top.append(id(code))
             stack = [code]
             while stack:
                 current = stack.pop()

@@ -87,7 +87,9 @@ class Snapshotter:
         self._note_compiled_code()
 
     def _compile(self, source: str) -> Any:
-        return compile_block(source, max_source=self.interp.max_source, max_ast_depth=self.interp.max_ast_depth)
+        compiled = compile_block(source, max_source=self.interp.max_source, max_ast_depth=self.interp.max_ast_depth)
+        self.interp.sources.add(source, *compiled[:2])  # tracebacks quote the lines of restored functions
+        return compiled
 
     def _note_compiled_code(self) -> None:
         """Learn the source of every code object the interpreter compiles (functions are stored by it)."""
