@@ -284,7 +284,7 @@ def run_kills(server: Any, kills: int, seed: int = 17) -> dict[str, Any]:
             "victim_blocks_committed": victim_blocks, **figures}
 
 
-def run_restart(server: Any, processes: int, conversations: int, blocks: int) -> dict[str, Any]:
+def run_restart(server: Any, processes: int, conversations: int, blocks: int, mode: str = "fast") -> dict[str, Any]:
     url = server.create_database("restart")
     cids = _new_conversations(url, conversations)
     drivers = [Driver.start(url, cids, blocks, SLOW_COUNT) for _ in range(processes)]
@@ -294,7 +294,7 @@ def run_restart(server: Any, processes: int, conversations: int, blocks: int) ->
         driver.wait_blocks(2)
     before = sum(1 for d in drivers for line in list(d.lines) if "n" in line)
     restart_started = time.time()
-    server.restart("fast")
+    server.restart(mode)  # fast: sessions ended cleanly; immediate: a crash (recovery from the WAL)
     restart_seconds = time.time() - restart_started
     finish_all(drivers)
     figures = check_consistency(url, cids, drivers)
@@ -305,7 +305,7 @@ def run_restart(server: Any, processes: int, conversations: int, blocks: int) ->
     assert errors, "a server restart mid-run should be reported"
     assert all("\n" not in e and e.startswith("database ") or "busy" in e or "lost its lock" in e
                for e in errors), errors
-    return {"blocks_before_restart": before, "restart_s": round(restart_seconds, 2),
+    return {"mode": mode, "blocks_before_restart": before, "restart_s": round(restart_seconds, 2),
             "errors_reported": len(errors), "distinct_errors": sorted({_shape(e) for e in errors}),
             "resumed_after_s": round(max(t for t in resumed if t is not None) - restart_started, 2), **figures}
 
@@ -318,6 +318,9 @@ def _shape(error: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small run (smoke test, not the proof)")
+    parser.add_argument("--only", choices=["load", "kills", "restart"], help="one of the three runs")
+    parser.add_argument("--restart-mode", choices=["fast", "immediate"], default="fast",
+                        help="how the server stops: fast (clean) or immediate (a crash)")
     args = parser.parse_args()
     pgserver = load_pgserver()
     try:
@@ -327,10 +330,13 @@ def main() -> int:
         return 0
     try:
         size = (2, 3, 4) if args.quick else (4, 25, 20)
-        print("load   ", json.dumps(run_load(server, *size)), flush=True)
-        print("kills  ", json.dumps(run_kills(server, 3 if args.quick else 10)), flush=True)
-        print("restart", json.dumps(run_restart(server, 2 if args.quick else 4, 3 if args.quick else 10,
-                                                4 if args.quick else 10)), flush=True)
+        if args.only in (None, "load"):
+            print("load   ", json.dumps(run_load(server, *size)), flush=True)
+        if args.only in (None, "kills"):
+            print("kills  ", json.dumps(run_kills(server, 3 if args.quick else 10)), flush=True)
+        if args.only in (None, "restart"):
+            print("restart", json.dumps(run_restart(server, 2 if args.quick else 4, 3 if args.quick else 10,
+                                                    4 if args.quick else 10, args.restart_mode)), flush=True)
     finally:
         server.destroy()
     return 0
