@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -288,3 +289,19 @@ def test_a_real_server_needs_the_token_and_follows_a_turn_from_another_process(
                     break
                 assert time.monotonic() < deadline, seen
         assert "from the CLI" in seen
+
+
+def test_the_server_stops_cleanly_with_a_page_open(start_server) -> None:
+    """SIGTERM (or Ctrl-C) ends the open event streams, so the server stops at once and without a traceback."""
+    server = start_server()
+    subprocess.run([ENVLOOP, "run", "x = 1", "--new"], env=server.env, check=True, capture_output=True)
+    with httpx.Client(base_url=server.root, timeout=30) as client:
+        headers = {"authorization": f"Bearer {server.token}"}
+        with client.stream("GET", "/c/1/events", headers=headers) as events:
+            lines = events.iter_lines()
+            assert next(lines) == "event: status"
+            server.proc.send_signal(signal.SIGTERM)
+            list(lines)  # returns: the server ended the stream rather than waiting for the page to leave
+        assert server.proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has stopped
+    server.log.seek(0)
+    assert "Traceback" not in server.log.read()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class Web:
         self.runner = runner
         self.csrf = csrf
         self.templates = _templates()
+        #: Set when the server begins to stop: event streams end so the shutdown need not cut them.
+        self.stopping = threading.Event()
 
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(template).render(csrf=self.csrf, url=request.url_for, **context)
@@ -247,7 +250,7 @@ async def _messages(request: Request, web: Web, cid: int, watch: changes.PageWat
         run = None  # its turn is in the transcript the page was rendered with
     shown, refresh, quiet_since = 0, False, loop.time()
     yield _sse("status", web.fragment("_status.html", request, cid=cid, running=run is not None))
-    while not await request.is_disconnected():
+    while not (web.stopping.is_set() or await request.is_disconnected()):
         newest = web.runner.current(cid)
         if newest is not None and newest is not run and not newest.finished.is_set():
             run, shown = newest, 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from typing import Any
 
 import click
@@ -41,5 +42,22 @@ def serve(app: Any, *, host: str, port: int, token: str, model: str | None = Non
     click.echo(f"envloop web: open http://{shown}:{port}/?token={token}", err=False)
     click.echo("Anyone with this link can run code here as you. Ctrl-C stops.", err=True)
     sys.stdout.flush()
-    config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
-    uvicorn.Server(config).run(sockets=[sock])
+    config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    _Server(config, asgi.app.state.web.stopping).run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app's event streams to end as soon as Ctrl-C or SIGTERM arrives.
+
+    uvicorn waits for open connections before it stops, and a page's event
+    stream never ends by itself; without this it would be cut off after the
+    grace period, with a traceback.
+    """
+
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.stopping.set()
+        super().handle_exit(sig, frame)
