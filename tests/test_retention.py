@@ -108,3 +108,18 @@ def test_prune_drops_prompts_and_outputs_but_keeps_versions(run_cli, data_home: 
     assert resumed.returncode == 0 and resumed.stdout.strip() == "5051"
     exported = run_cli("export").stdout
     assert "exploring exploring" not in exported and "total = sum(range(101))" in exported
+
+
+def test_delete_prune_vacuum_on_each_back_end(run_cli, db_url: str) -> None:
+    assert run_cli("--db", db_url, "run", "--new", SHARED).returncode == 0
+    assert run_cli("--db", db_url, "run", "--new", SHARED + "\nmine = [f'secret {i}' for i in range(20000)]"
+                   ).returncode == 0
+    deleted = run_cli("--db", db_url, "delete", "--conversation", "2", "--yes", "--json")
+    assert deleted.returncode == 0, deleted.stderr
+    report = json.loads(deleted.stdout)
+    assert report["blobs_deleted"] >= 1 and report["blobs_shared"] >= 1 and report["blob_bytes"] > 100_000
+    resumed = run_cli("--db", db_url, "run", "--conversation", "1", "len(shared)")
+    assert resumed.returncode == 0 and resumed.stdout.strip() == "20000"
+    assert run_cli("--db", db_url, "prune", "--older-than", "1s").returncode == 0
+    vacuumed = run_cli("--db", db_url, "db", "vacuum", "--full")
+    assert vacuumed.returncode == 0 and "freed" in vacuumed.stdout, vacuumed.stderr
