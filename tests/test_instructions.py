@@ -160,3 +160,46 @@ def test_fork_keeps_them_and_telegram_command(tmp_path: Path, config_home: Path)
             run_command(app, info.id, "instructions", ["bogus"])
         child = app.fork(info.id)
         assert app.instructions(child.conversation_id).text == "Reply in English."
+
+
+def test_chat_slash_command(data_home: Path, tmp_path: Path) -> None:
+    """/instructions in the terminal chat, in a real pseudo-terminal."""
+    import os
+    import re
+    import sys
+
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ENVLOOP_MODEL", "LC_ALL", "LC_CTYPE", "ENVLOOP_DB")}
+    env.update({"XDG_DATA_HOME": str(data_home), "XDG_CONFIG_HOME": str(tmp_path / "config"), "LANG": "C.UTF-8",
+                "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"})
+    child = pexpect.spawn(str(Path(sys.executable).with_name("envloop")), ["chat"], env=env, cwd=str(tmp_path),
+                          dimensions=(50, 120), encoding="utf-8", timeout=120)
+    escapes = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[=>]|[@-Z\\-_])")
+    seen = ""
+
+    def wait_for(needle: str) -> None:
+        nonlocal seen
+        while needle not in seen:
+            try:
+                seen = seen + escapes.sub("", child.read_nonblocking(65536, timeout=120))
+            except pexpect.EOF:
+                raise AssertionError(f"{needle!r} never appeared:\n{seen[-2000:]}") from None
+        seen = seen[seen.index(needle) + len(needle):]
+
+    try:
+        wait_for("envloop new>")
+        child.send("!x = 1\r")
+        wait_for("x v1")
+        child.send('/instructions set "Answer in French."\r')
+        wait_for("instructions set (v1)")
+        child.send("/instructions\r")
+        wait_for("Answer in French.")
+        child.send("/undo\r")
+        wait_for("@instructions")
+        child.send("/instructions history\r")
+        wait_for("v2")
+        child.send("/instructions bogus\r")
+        wait_for("say show, set TEXT, clear, history or rollback N")
+    finally:
+        child.terminate(force=True)
