@@ -1,7 +1,8 @@
 """The web channel in a real browser: headless Chromium, driven by Playwright, against ``envloop web``.
 
 A person opens the printed link, starts a conversation, asks; the replayed
-model's blocks, output and version changes stream onto the page; a turn run by
+model's reply (as it is written), blocks, output and version changes stream
+onto the page; a turn run by
 the CLI in another process appears without a reload; they open a name, diff
 two versions, roll one back, and read its lineage picture. Screenshots of the
 conversation and the lineage go to ``screenshots/`` (git-ignored; set
@@ -139,7 +140,7 @@ def _ask(page: Any, text: str) -> None:
 
 def test_a_replayed_conversation_streams_rolls_back_and_draws_its_lineage(
         page: Any, start_server: Any, tmp_path: Path) -> None:
-    model = write_replay(tmp_path / "web.json", FIRST, {"reply": SECOND, "delay": 2.0}, THIRD)
+    model = write_replay(tmp_path / "web.json", FIRST, {"reply": SECOND, "chunk_delay": 0.25}, THIRD)
     server = start_server("--model", model)
     cid = _new_conversation(page, server)
 
@@ -150,10 +151,13 @@ def test_a_replayed_conversation_streams_rolls_back_and_draws_its_lineage(
     expect(page.locator("#live pre.out")).to_contain_text("3 invoices, 2480.0 before tax")
     expect(page.locator("#live .changed", has_text="tax_rate v1")).to_be_visible()
     expect(page.locator("#cancel")).to_be_visible()
+    # The second reply appears as the model writes it, a few words at a time.
+    expect(page.locator("#live pre.reply-stream")).to_contain_text("Now a helper for the tax")
     assert page.locator(".answer").count() == 0
     # ... then the answer, and the turn settles into the transcript.
     expect(page.locator("#transcript .answer")).to_have_text("The invoices come to 2,976.00 with tax.")
     expect(page.locator("#state")).to_have_text("idle")
+    expect(page.locator("pre.reply-stream")).to_have_count(0)  # replaced by the reply's thinking and code
     expect(page.locator("#ask textarea")).to_have_value("")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "conversation.png"), full_page=True)

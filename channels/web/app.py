@@ -35,7 +35,7 @@ from envloop.channels.web.lineage import build_lineage
 from envloop.channels.web.live import Run, Runner
 from envloop.channels.web.security import Guard
 from envloop.channels.web.text import diff_rows, human_size, scrub
-from envloop.conversation import Envloop
+from envloop.conversation import Envloop, Event
 from envloop.errors import EnvloopError, NotFoundError
 
 __all__ = ["create_app"]
@@ -257,11 +257,10 @@ async def _messages(request: Request, web: Web, cid: int, watch: changes.PageWat
             yield _sse("status", web.fragment("_status.html", request, cid=cid, running=True))
         if run is not None:
             finished = run.finished.is_set()  # read before the events, so none is missed
-            for event in run.since(shown):
-                shown += 1
-                html = web.fragment("_event.html", request, cid=cid, event=event)
-                if html.strip():
-                    yield _sse("live", html)
+            events = run.since(shown)
+            shown += len(events)
+            for message in _live_messages(web, request, cid, events):
+                yield message
             if not finished:
                 await asyncio.sleep(LIVE_POLL_SECONDS)
                 continue
@@ -275,6 +274,26 @@ async def _messages(request: Request, web: Web, cid: int, watch: changes.PageWat
         elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
             quiet_since = loop.time()
             yield ": keep-alive\n\n"
+
+
+def _live_messages(web: Web, request: Request, cid: int, events: list[Event]) -> list[str]:
+    """SSE messages for a run's new events: HTML fragments, and the reply's streamed text as plain text
+    (consecutive pieces merged; the page sets it as text, never as HTML)."""
+    messages: list[str] = []
+    pending: list[str] = []
+    for event in events:
+        if event.kind == "model_delta":
+            pending.append(str(event.data.get("text") or ""))
+            continue
+        if pending:
+            messages.append(_sse("delta", str(scrub("".join(pending)))))
+            pending = []
+        html = web.fragment("_event.html", request, cid=cid, event=event)
+        if html.strip():
+            messages.append(_sse("live", html))
+    if pending:
+        messages.append(_sse("delta", str(scrub("".join(pending)))))
+    return messages
 
 
 # -- the app --------------------------------------------------------------------------

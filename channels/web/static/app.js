@@ -36,7 +36,23 @@
     var transcript = document.getElementById("transcript");
     var live = document.getElementById("live");
     var status = document.getElementById("status");
-    source.addEventListener("live", function (e) { put(live, e.data, true); });
+    source.addEventListener("live", function (e) {
+      put(live, e.data, true);
+      if (live.querySelector(".ends-stream")) {  // the reply is complete: its parts follow as fragments
+        live.querySelectorAll(".reply-stream, .ends-stream").forEach(function (n) { n.remove(); });
+      }
+    });
+    source.addEventListener("delta", function (e) {  // the model's reply as it is written: text, never HTML
+      var box = live.querySelector(".reply-stream");
+      if (!box) {
+        box = document.createElement("pre");
+        box.className = "reply-stream";
+        live.appendChild(box);
+      }
+      var follow = atBottom();
+      box.textContent += e.data;
+      if (follow) { window.scrollTo(0, document.body.scrollHeight); }
+    });
     source.addEventListener("transcript", function (e) {
       put(transcript, e.data, false);
       live.innerHTML = "";
