@@ -83,6 +83,10 @@ SHAPES: list[object] = [
     "long " * 200_000,
     bytes(range(256)) * 5000,
     (1, "two", 3.0, None),
+    [{"id": i, "tags": ["a", "b"], "pos": {"x": i, "y": [i, -i]}} for i in range(20_000)],  # parsed-JSON records
+    {i: [i, i + 1] for i in range(10_000)},
+    [{"t": (1, 2)}, {"t": [3, (4, [5])]}],  # tuples deep inside records
+    ([[1, 2], {"k": "v"}], "top-level tuple of containers"),
     [2**64, 2**70, -(2**65)],  # big ints: the walker
     {1, 2, 3},  # a set: the walker
 ]
@@ -105,15 +109,25 @@ def _types(value: object) -> object:
     return type(value)
 
 
+def _round_trip(value: object) -> Any:
+    chunks = LocalChunks()
+    encoded = encode_value(value, (), chunks.put, 1 << 30)
+    assert isinstance(encoded, Streamed)
+    return decode_value({"encoding": "envloop-codec-2", "chunks": encoded.chunks}, {}, chunks.fetch)
+
+
 def test_shared_and_cyclic_containers_keep_their_identity() -> None:
     row = [1, 2]
     cyclic: list[object] = [row, row]
     cyclic.append(cyclic)
-    chunks = LocalChunks()
-    encoded = encode_value(cyclic, (), chunks.put, 1 << 30)
-    assert isinstance(encoded, Streamed)
-    back: Any = decode_value({"encoding": "envloop-codec-2", "chunks": encoded.chunks}, {}, chunks.fetch)
+    back = _round_trip(cyclic)
     assert back[0] is back[1] and back[2] is back and back[0] == [1, 2]
+    record = {"a": 1}
+    records = _round_trip([{"r": record}, {"r": record}, {"other": [record]}])
+    assert records[0]["r"] is records[1]["r"] is records[2]["other"][0]
+    grid = _round_trip([[0] * 3] * 3)
+    grid[0][0] = 1
+    assert grid == [[1, 0, 0]] * 3
 
 
 def test_nan_keeps_its_sign_bit() -> None:

@@ -25,11 +25,11 @@ through the Python walker, wrapped as ``WALKER`` text pieces in the same stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain, islice
+from collections.abc import Callable, Iterable
+from itertools import chain, compress, islice
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # no stubs; used only through these two modules
 
 __all__ = ["Fallback", "FastDecoder", "FastEncoder", "plain_preview"]
 
@@ -40,6 +40,10 @@ K_LIST, K_TUPLE, K_DICT, K_STR, K_BYTES, K_WALKER = range(6)
 
 SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
 _TEXT = frozenset({str, bytes})
+_CONTAINERS = frozenset({list, dict})
+_PLAIN = SCALARS | _CONTAINERS
+_DICT, _LIST = frozenset({dict}), frozenset({list})
+ROW_ITEMS = 4096  # containers packed in bulk hold at most this many items
 SLICE_BYTES = 1 << 18  # target packed size of one slice
 PIECE_CHARS = 1 << 18  # long str/bytes are written in pieces of this many characters
 ROW_TEXT = 4096  # rows packed in bulk may hold strings up to this long
@@ -113,14 +117,44 @@ class FastEncoder:
             if inner <= SCALARS and (not inner & _TEXT or _longest(chain.from_iterable(x)) <= ROW_TEXT):
                 self._enter(x, len(x))
                 return self._flat(x, False, rows=tuple in types)
-        elif t is list and types == {dict}:
-            keys = set(map(type, chain.from_iterable(x)))
-            values = set(map(type, chain.from_iterable(map(dict.values, x))))
-            both = keys | values
-            if both <= SCALARS and (not both & _TEXT or _longest(_dict_items(x)) <= ROW_TEXT):
-                self._enter(x, len(x))
-                return self._flat(x, False, rows=False)
+        if self._plain(x):  # records, nested lists and dicts of scalars: msgpack packs whole slices
+            return self._flat(x, t is tuple, rows=False)
         self._generic(x, K_LIST if t is list else K_TUPLE)
+
+    def _plain(self, children: Iterable[Any]) -> bool:
+        """Whether ``children`` are scalars or small lists and dicts of them, nested, none met twice.
+
+        Checked level by level at C speed (``set(map(type, ...))``, ``compress``),
+        so the cost is per element in C and per nesting level in Python. On
+        success every container below is numbered in ``_seen``; on failure
+        nothing is, and the generic path takes over (sharing raises :class:`Fallback`).
+        """
+        level = list(children)
+        added: list[list[Any]] = []
+        while True:
+            types = set(map(type, level))
+            ok = types <= _PLAIN and (not types & _TEXT or _longest(level) <= ROW_TEXT)
+            boxes = list(compress(level, map(_CONTAINERS.__contains__, map(type, level)))) if ok and types & _CONTAINERS \
+                else []
+            if ok and boxes:
+                before = len(self._seen)
+                self._seen.update(map(id, boxes))
+                if len(self._seen) != before + len(boxes):
+                    raise Fallback  # a container met twice: shared or cyclic, the walker keeps that
+                added.append(boxes)
+                ok = max(map(len, boxes)) <= ROW_ITEMS
+            if ok and boxes:
+                dicts = list(compress(boxes, map(_DICT.__contains__, map(type, boxes))))
+                lists = compress(boxes, map(_LIST.__contains__, map(type, boxes)))
+                ok = set(map(type, chain.from_iterable(dicts))) <= SCALARS
+                level = list(chain(chain.from_iterable(lists), chain.from_iterable(dicts),
+                                   chain.from_iterable(map(dict.values, dicts))))
+            if not ok:
+                for boxes in added:
+                    self._seen.difference_update(map(id, boxes))
+                return False
+            if not boxes:
+                return True
 
     def _generic(self, x: Iterable[Any], kind: int) -> None:
         self._op(BEGIN, kind)
@@ -152,7 +186,8 @@ class FastEncoder:
         self._enter((x,), 1)
         keys, values = set(map(type, x)), set(map(type, x.values()))
         both = keys | values
-        if not both <= SCALARS or (both & _TEXT and _longest(chain(x, x.values())) > ROW_TEXT):
+        flat = both <= SCALARS and (not both & _TEXT or _longest(chain(x, x.values())) <= ROW_TEXT)
+        if not flat and not (keys <= SCALARS and self._plain(chain(x, x.values()))):
             if not keys <= SCALARS | {tuple}:
                 raise Fallback  # keys the generic path cannot write (frozensets, own objects)
             self._op(BEGIN, K_DICT)
@@ -180,11 +215,9 @@ def _step(sample: bytes, count: int) -> int:
 
 
 def _longest(items: Iterable[Any]) -> int:
-    return max((len(v) for v in items if type(v) is str or type(v) is bytes), default=0)
-
-
-def _dict_items(rows: list[dict[Any, Any]]) -> Iterator[Any]:
-    return chain(chain.from_iterable(rows), chain.from_iterable(map(dict.values, rows)))
+    """The length of the longest str or bytes among ``items``, at C speed (it bounds a slice's size)."""
+    items = items if isinstance(items, list | tuple) else list(items)
+    return max(map(len, compress(items, map(_TEXT.__contains__, map(type, items)))), default=0)
 
 
 class FastDecoder:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # no stubs; used only through these two modules
 
 from envloop.limits import human
 from envloop.sandbox import codec, protocol
@@ -56,7 +56,7 @@ __all__ = [
 
 ENCODING = "envloop-codec-2"
 CHUNK_BYTES = 1 << 20
-BATCH = 4  # chunks per offer / want round trip
+BATCH = 8  # chunks per offer / want round trip
 DEFAULT_MAX_VALUE_BYTES = 1 << 30
 _MAX_DIGESTS = 64
 _HEX = frozenset("0123456789abcdef")
@@ -328,8 +328,10 @@ class HostChunkPort:
                 self._expected.extend(need)
                 protocol.send_frame(sock, {"op": "need", "digests": need})
             else:
+                many = getattr(self.store, "get_many", None)  # one query for the batch when the store can
+                found = many(digests) if many is not None else {}
                 for digest in digests:
-                    data = self.store.get(digest)
+                    data = found.get(digest) or self.store.get(digest)
                     if data is None:
                         protocol.send_frame(sock, {"op": "missing", "digest": digest})
                     else:

@@ -64,6 +64,16 @@ class SpoolChunkStore:
             blob = session.get(Blob, digest)
             return None if blob is None else bytes(blob.data)
 
+    def get_many(self, digests: list[str]) -> dict[str, bytes]:
+        """Several chunks in one query (a restore asks for a batch at a time)."""
+        found = {d: self._read(d) for d in digests if d in self._index}
+        wanted = [d for d in digests if d not in found]
+        if wanted:
+            with self.database.session() as session:
+                for digest, data in session.execute(select(Blob.sha256, Blob.data).where(Blob.sha256.in_(wanted))):
+                    found[digest] = bytes(data)
+        return found
+
     # -- the block's life ------------------------------------------------------------
 
     def spooled(self, digest: str) -> bool:
