@@ -128,7 +128,7 @@ def _keys(text: str) -> Iterator[Finding]:
         token = m.group()
         # random-looking: both cases, several digits, high entropy; a hex digest or a name in code is none of these
         mixed = re.search("[a-z]", token) and re.search("[A-Z]", token) and sum(c.isdigit() for c in token) >= 4
-        if mixed and _entropy(token) >= 4.0:
+        if mixed and len(token) <= 200 and _entropy(token) >= 4.0:  # longer: encoded data, not a key
             yield Finding(m.start(), m.end(), "API_KEY", token)
 
 

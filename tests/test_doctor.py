@@ -60,3 +60,11 @@ def test_missing_things_fail(run_cli, tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     code, checks = doctor(run_cli, "--no-sandbox", env={"ENVLOOP_DB": str(bad)})
     assert code == 1 and checks["database"]["status"] == "fail"
+
+
+def test_each_back_end(run_cli, db_url: str) -> None:
+    assert run_cli("--db", db_url, "run", "--new", "x = 1").returncode == 0
+    code, checks = doctor(run_cli, "--no-sandbox", env={"ENVLOOP_DB": db_url})
+    assert checks["database"]["status"] == "ok" and "at head" in checks["database"]["detail"]
+    assert "password" not in checks["database"]["detail"].lower() or "***" in checks["database"]["detail"]
+    assert checks["conversations"]["detail"] == "cli 1" and "on disk" in checks["sizes"]["detail"]

@@ -119,3 +119,12 @@ def test_config_default_turns_redaction_on(run_cli, tmp_path: Path) -> None:
     assert "jane.doe@example.com" not in on.stdout and "<EMAIL_1>" in on.stdout
     off = run_cli("export", "--no-redact", env=env)
     assert "jane.doe@example.com" in off.stdout
+
+
+def test_long_encoded_data_is_not_taken_for_a_key() -> None:
+    import base64
+    import random
+
+    blob = base64.b64encode(random.Random(7).randbytes(3000)).decode()
+    redactor = Redactor()
+    assert redactor.redact(f"data: {blob}") == f"data: {blob}"
