@@ -57,13 +57,13 @@ def _templates() -> jinja2.Environment:
 class Web:
     """What the routes share: the Envloop, the runs of this server, the templates, the CSRF token."""
 
-    def __init__(self, envloop: Envloop, runner: Runner, csrf: str) -> None:
+    def __init__(self, envloop: Envloop, runner: Runner, csrf: str, stopping: threading.Event) -> None:
         self.envloop = envloop
         self.runner = runner
         self.csrf = csrf
         self.templates = _templates()
         #: Set when the server begins to stop: event streams end so the shutdown need not cut them.
-        self.stopping = threading.Event()
+        self.stopping = stopping
 
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(template).render(csrf=self.csrf, url=request.url_for, **context)
@@ -308,8 +308,9 @@ def _error_page(request: Request, exc: Exception) -> Response:
 
 
 def create_app(envloop: Envloop, *, token: str, model: str | None = None, max_iterations: int = 8,
-               approval_timeout: float = 120.0, cookie_name: str = "envloop_web") -> Guard:
-    """The whole web channel as one ASGI app, guarded by ``token``."""
+               approval_timeout: float = 120.0, cookie_name: str = "envloop_web",
+               stopping: threading.Event | None = None) -> Guard:
+    """The whole web channel as one ASGI app, guarded by ``token``; setting ``stopping`` ends its event streams."""
     runner = Runner(envloop, model=model, max_iterations=max_iterations, approval_timeout=approval_timeout)
     routes = [
         Route("/", conversations, name="conversations"),
@@ -333,5 +334,5 @@ def create_app(envloop: Envloop, *, token: str, model: str | None = None, max_it
 
     app = Starlette(routes=routes, exception_handlers={EnvloopError: _error_page}, lifespan=lifespan)
     guard = Guard(app, token, cookie_name=cookie_name)
-    app.state.web = Web(envloop, runner, guard.csrf)
+    app.state.web = Web(envloop, runner, guard.csrf, stopping or threading.Event())
     return guard

@@ -36,14 +36,15 @@ def serve(app: Any, *, host: str, port: int, token: str, model: str | None = Non
     """Serve until Ctrl-C or SIGTERM; prints the link (with the token) first."""
     sock = _bind(host, port)
     port = sock.getsockname()[1]
+    stopping = threading.Event()
     asgi = create_app(app, token=token, model=model, max_iterations=max_iterations,
-                      approval_timeout=approval_timeout, cookie_name=f"envloop_web_{port}")
+                      approval_timeout=approval_timeout, cookie_name=f"envloop_web_{port}", stopping=stopping)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"envloop web: open http://{shown}:{port}/?token={token}", err=False)
     click.echo("Anyone with this link can run code here as you. Ctrl-C stops.", err=True)
     sys.stdout.flush()
     config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-    _Server(config, asgi.app.state.web.stopping).run(sockets=[sock])
+    _Server(config, stopping).run(sockets=[sock])
 
 
 class _Server(uvicorn.Server):
