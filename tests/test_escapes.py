@@ -158,7 +158,6 @@ PAYLOADS: dict[str, str] = {
     "typing_get_type_hints_eval": "import typing\n"
     "def f(x: \"().__class__.__base__.__subclasses__()\"):\n    pass\n"
     "print('ESCAPED', typing.get_type_hints(f))",
-    "typing_from_import_get_type_hints": "from typing import get_type_hints\nprint('ESCAPED')",
     "typing_forwardref_evaluate": "import typing\nr = typing.ForwardRef('1')\nprint('ESCAPED', r._evaluate({}, {}, frozenset()))",
     "typing_forwardref_via_args": "import typing\nref = typing.get_args(typing.List['x'])[0]\n"
     "print('ESCAPED', ref._evaluate(None, None, frozenset()))",
@@ -178,7 +177,6 @@ PAYLOADS: dict[str, str] = {
     "collections_abc_sys": "import collections.abc\nprint('ESCAPED', collections.abc.sys)",
     "calendar_sys": "import calendar\nprint('ESCAPED', calendar.sys)",
     "uuid_os": "import uuid\nprint('ESCAPED', uuid.os.environ)",
-    "contextlib_redirect": "import contextlib\nprint('ESCAPED', contextlib.redirect_stdout)",
     "hashlib_new_any": "import hashlib\nprint('ESCAPED', hashlib.new('ripemd160'))",
     "module_facade_write": "import math\nmath.pi = 3\nprint('ESCAPED', math.pi)",
     "module_dict": "import math\nprint('ESCAPED', math.__dict__)",
@@ -249,6 +247,22 @@ PAYLOADS.update({
     + "class U(collections.UserString):\n    def g(self, x):\n        return super().format(x)\n"
     "print('ESCAPED', U('{0.__globals__}').g(f))",
     "mro_hands_out_no_real_metaclass": "import abc\nprint('ESCAPED', type(abc.ABC).__mro__[0]('X', (), {}))",
+    "get_type_hints_nested_forward_ref": "import typing\n"
+    "def f(x: typing.List['().__class__.__base__.__subclasses__()']):\n    pass\n"
+    "print('ESCAPED', typing.get_type_hints(f))",
+    "get_type_hints_builtin_generic_forward_ref": "import typing\n"
+    "def f(x: list['__import__(\"os\")']):\n    pass\nprint('ESCAPED', typing.get_type_hints(f))",
+    "get_type_hints_class_forward_ref": "import typing\nclass A:\n    x: 'open(\"/etc/hostname\").read()'\n"
+    "print('ESCAPED', typing.get_type_hints(A))",
+    "make_dataclass_getattribute_namespace": "import dataclasses\n"
+    "D = dataclasses.make_dataclass('D', ['a'], namespace={'__getattribute__': print})\nprint('ESCAPED', D)",
+    "make_dataclass_injected_field": "import dataclasses\n"
+    "D = dataclasses.make_dataclass('D', [(\"a=print('ESCAPED'),*\", int)])\nD()",
+    "make_dataclass_metaclass_base": "import dataclasses, abc\n"
+    "D = dataclasses.make_dataclass('D', ['a'], bases=(type(abc.ABC),))\nprint('ESCAPED', D)",
+    "redirect_stdout_target_is_sandbox_data": "import contextlib\nclass W:\n    def write(self, s):\n"
+    "        raise ValueError('blocked ' + s)\nwith contextlib.redirect_stdout(W()):\n    print('x')\n"
+    "print('ESCAPED')",
     "wrapped_is_no_module_walk": "import functools\n" + FUNC
     + "@functools.wraps(f)\ndef w():\n    pass\nprint('ESCAPED', w.__wrapped__.__globals__)",
 })

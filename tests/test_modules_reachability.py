@@ -231,9 +231,8 @@ def test_relative_and_dotted_imports():
 @pytest.mark.parametrize(
     "path",
     ["re.enum", "re.sre_compile", "json.codecs", "json.decoder", "datetime.sys", "typing.sys",
-     "typing.get_type_hints", "typing.ForwardRef", "functools.singledispatch", "enum.bltns",
-     "dataclasses.builtins", "dataclasses.make_dataclass", "calendar.sys", "uuid.os",
-     "contextlib.redirect_stdout", "collections.abc.sys"],
+     "typing.ForwardRef", "functools.singledispatch", "enum.bltns",
+     "dataclasses.builtins", "calendar.sys", "uuid.os", "contextlib.chdir", "collections.abc.sys"],
 )
 def test_gadgets_of_the_real_modules_are_absent(path):
     name, _, rest = path.partition(".")
@@ -241,6 +240,15 @@ def test_gadgets_of_the_real_modules_are_absent(path):
     with pytest.raises(AttributeError):
         for part in rest.split("."):
             obj = getattr(obj, part)
+
+
+@pytest.mark.parametrize("path", ["typing.get_type_hints", "dataclasses.make_dataclass", "dataclasses.dataclass",
+                                  "contextlib.redirect_stdout", "contextlib.redirect_stderr"])
+def test_string_evaluating_and_process_wide_helpers_are_the_sandbox_versions(path):
+    import importlib
+
+    name, _, attr = path.partition(".")
+    assert getattr(facade(name), attr) is not getattr(importlib.import_module(name), attr)
 
 
 def test_string_formatter_refuses_private_and_inspect_fields_but_formats_normally():

@@ -76,10 +76,10 @@ def test_own_private_attributes_still_work_beside_library_bases():
     assert Interpreter().run(src)["result"] == "5"
 
 
-def test_module_level_private_names_are_refused_but_locals_and_class_attributes_work():
-    _refused("_cache = {}", "SyntaxError")
-    src = "class A:\n    _n = 1\ndef f():\n    _tmp = A._n + 1\n    return _tmp\nf()"
-    assert Interpreter().run(src)["result"] == "2"
+def test_private_names_work_at_module_level_locals_and_class_attributes():
+    src = ("_cache = {}\ndef _helper(k):\n    _cache[k] = k * 2\n    return _cache[k]\n"
+           "class A:\n    _n = 1\ndef f():\n    _tmp = A._n + 1\n    return _tmp\n(f(), _helper(4), _cache)")
+    assert Interpreter().run(src)["result"] == "(2, 8, {4: 8})"
 
 
 @pytest.mark.parametrize("src", [
@@ -92,7 +92,6 @@ def test_module_level_private_names_are_refused_but_locals_and_class_attributes_
     "class A:\n    def m(self):\n        _self1_ = True\n        return self._x",
     "for _print_ in range(3):\n    pass",
     "import math as _getattr_",
-    "def f():\n    global _x\n    _x = 1",
 ])
 def test_guard_names_cannot_be_shadowed(src):
     _refused(src, "SyntaxError")
@@ -175,9 +174,11 @@ def test_a_str_subclass_cannot_trick_the_format_cache():
     _refused(src, "AttributeError")
 
 
-def test_hasattr_follows_the_getattr_policy():
-    out = Interpreter().run("def f():\n    pass\n(hasattr(f, '__globals__'), hasattr([], '__len__'), hasattr(1, 'real'))")
-    assert out["result"] == "(False, True, True)"
+def test_hasattr_says_what_exists_and_getattr_still_refuses():
+    out = Interpreter().run("def f():\n    pass\n(hasattr(f, '__globals__'), hasattr([], '__len__'), hasattr(1, 'real'),"
+                            " hasattr(1, 'nope'))")
+    assert out["result"] == "(True, True, True, False)"
+    _refused("def f():\n    pass\ngetattr(f, '__globals__')", "AttributeError")
 
 
 def test_future_imports_still_work():

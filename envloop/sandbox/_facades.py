@@ -11,13 +11,14 @@ non-module attribute) is used only for C modules whose public attributes are all
 plain functions and constants.
 
 Left out on purpose (the allowlist in ``modules.py`` documents the whole policy):
-``typing.get_type_hints``/``ForwardRef`` (evaluate strings unrestricted),
-``functools.singledispatch*`` (same, through annotations), ``dataclasses.make_dataclass``
-(a class with arbitrary dunders, like three-argument ``type``; so are ``EnumType``
-and, through the sandbox's one-argument ``type()``, any metaclass: the policy must
-refuse calling one with three arguments), ``enum.global_enum``
-(writes into the host ``__main__``), ``contextlib.redirect_stdout``/``chdir``
-(process-wide state), ``pprint.PrettyPrinter`` (binds ``sys.stdout`` at creation),
+``typing.ForwardRef`` (evaluates strings unrestricted; ``get_type_hints`` and
+``make_dataclass`` are served by ``_typing_safe``, under the policy),
+``functools.singledispatch*`` (evaluates annotations), ``EnumType`` (a class with
+arbitrary dunders, like three-argument ``type``; so is, through the sandbox's
+one-argument ``type()``, any metaclass: the policy must refuse calling one with
+three arguments), ``enum.global_enum`` (writes into the host ``__main__``),
+``contextlib.chdir`` (process-wide state; ``redirect_stdout`` is a replacement that
+redirects the sandbox's own print), ``pprint.PrettyPrinter`` (binds ``sys.stdout`` at creation),
 ``uuid.uuid1``/``getnode`` (run ``ifconfig``-style probes), ``time.tzset``
 (reads files), ``typing.reveal_type`` (writes to stderr).
 """
@@ -29,6 +30,7 @@ import types
 from typing import Any
 
 from envloop.sandbox import _replacements as _r
+from envloop.sandbox import _typing_safe
 
 
 class SandboxModule:
@@ -145,6 +147,7 @@ SPECS: dict[str, tuple[str, str]] = {
         U UNICODE X VERBOSE"""),
     "secrets": ("secrets", """token_bytes token_hex token_urlsafe choice randbelow randbits
         compare_digest SystemRandom"""),
+    "stat": ("stat", "*"),
     "statistics": ("statistics", """mean fmean geometric_mean harmonic_mean median median_low
         median_high median_grouped mode multimode pstdev pvariance stdev variance quantiles
         correlation covariance linear_regression NormalDist StatisticsError"""),
@@ -180,7 +183,9 @@ SPECS: dict[str, tuple[str, str]] = {
 REPLACEMENTS: dict[str, dict[str, Any]] = {
     "calendar": {"prmonth": _r.prmonth, "prcal": _r.prcal, "TextCalendar": _r.TextCalendar},
     "functools": {"wraps": _r.wraps, "update_wrapper": _r.update_wrapper},
-    "dataclasses": {"dataclass": _r.dataclass},
+    "dataclasses": {"dataclass": _r.dataclass, "make_dataclass": _typing_safe.make_dataclass},
+    "typing": {"get_type_hints": _typing_safe.get_type_hints},
+    "contextlib": {"redirect_stdout": _r.redirect_stdout, "redirect_stderr": _r.redirect_stderr},
     "hashlib": {"new": _r.hashlib_new},
     "pprint": {"pprint": _r.pprint, "pp": _r.pp},
     "string": {"Formatter": _r.Formatter},

@@ -73,6 +73,53 @@ def emit(text: str) -> None:
     _sys.stdout.write(text)
 
 
+# ------------------------------------------------------------------------- contextlib
+
+
+class redirect_stdout:  # the stdlib's (lower-case) name
+    """``contextlib.redirect_stdout`` for the sandbox: the block's ``print`` writes to the target.
+
+    The real one swaps ``sys.stdout`` for the whole process; the sandbox's print
+    never writes there, so it would capture nothing (and ``sys`` is not the block's
+    to change).  Nested redirects and a target's own ``write`` work as in CPython.
+    """
+
+    def __init__(self, new_target: Any) -> None:
+        self._new_target = new_target
+        self._outputs: list[Any] = []
+
+    def __enter__(self) -> Any:
+        output = getattr(_sandbox_builtin("_print_"), "_output", None)
+        if output is not None:
+            output.redirects.append(self._new_target)
+        self._outputs.append(output)
+        return self._new_target
+
+    def __exit__(self, *exc: object) -> None:
+        output = self._outputs.pop()
+        if output is not None and output.redirects:
+            output.redirects.pop()
+
+
+class redirect_stderr(redirect_stdout):
+    """``contextlib.redirect_stderr``: nothing in the sandbox writes to stderr, so it captures nothing."""
+
+    def __enter__(self) -> Any:
+        self._outputs.append(None)
+        return self._new_target
+
+
+def _sandbox_builtin(name: str) -> Any:
+    """The calling sandbox's builtin ``name`` (``_print_``, ``_getattr_`` ...), or None outside one."""
+    frame: FrameType | None = _sys._getframe(2)
+    while frame is not None:
+        found = frame.f_builtins.get(name)
+        if found is not None:
+            return found
+        frame = frame.f_back
+    return None
+
+
 # --------------------------------------------------------------------------- format
 
 

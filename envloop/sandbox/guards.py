@@ -31,7 +31,6 @@ MAX_SEQUENCE = 50_000_000
 MAX_INT_BITS = 64_000_000
 
 _RAISE = object()
-_RAISE_MISSING = object()
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
 _STR_FORMAT = str.format
 _STR_FORMAT_MAP = str.format_map
@@ -302,8 +301,14 @@ class Guards:
             return default
 
     def hasattr(self, obj: typing.Any, name: str) -> bool:
-        """The ``hasattr`` builtin: True only for what ``getattr`` would hand out."""
-        return self.getattr(obj, name, _RAISE_MISSING) is not _RAISE_MISSING
+        """The ``hasattr`` builtin: whether the attribute exists, as in CPython.
+
+        Existence reveals nothing ``dir()`` does not; the value is never handed out,
+        and reading it still goes through :meth:`getattr`'s policy.
+        """
+        if type(name) is not str:
+            raise TypeError("hasattr(): attribute name must be string")
+        return hasattr(obj, name)
 
     def vars(self, *args: typing.Any) -> dict[str, typing.Any]:
         """``vars(obj)`` for the conversation's own instances (their ``__dict__``); nothing else."""

@@ -129,7 +129,7 @@ def compile_block(
 class OutputBuffer:
     """One capped buffer per block; every ``print`` of the block, in any function, lands here."""
 
-    __slots__ = ("parts", "size", "cap", "exceeded")
+    __slots__ = ("parts", "size", "cap", "exceeded", "redirects")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -139,6 +139,7 @@ class OutputBuffer:
         self.parts: list[str] = []
         self.size = 0
         self.exceeded = False
+        self.redirects: list[typing.Any] = []  # contextlib.redirect_stdout targets, innermost last
 
     def write(self, text: str) -> None:
         if type(text) is not str:  # a str subclass from a user __str__/__add__: keep plain data
@@ -174,6 +175,8 @@ def make_print(out: OutputBuffer) -> typing.Callable[..., None]:
             end = "\n"
         elif not isinstance(end, str):
             raise TypeError(f"end must be None or a string, not {type(end).__name__}")
+        if file is None and out.redirects:
+            file = out.redirects[-1]
         sink = write if file is None else file.write
         if len(objects) == 1:
             sink(str(objects[0]) + end)
@@ -190,6 +193,7 @@ def make_print(out: OutputBuffer) -> typing.Callable[..., None]:
         parts.append(end)
         sink("".join(parts))
 
+    print._output = out  # type: ignore[attr-defined]  # for contextlib.redirect_stdout (_replacements)
     return print
 
 
@@ -264,6 +268,8 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
         _plain_own_=plain,
         _apply_=_apply,
         _match_class_=MatchClasses(guards.own_private),
+        _register_class_=guards.register,  # classes made by dataclasses.make_dataclass (_typing_safe)
         _print_=make_print(interpreter.output),
     )
+    table["print"] = table["_print_"]  # a plain builtin: `print = log` shadows it, `del print` restores it
     return table

@@ -51,6 +51,7 @@ from envloop.sandbox.rules import (
 )
 
 Visit = ast.AST | list[ast.AST] | None
+_REBINDABLE = frozenset({"print", "printed"})  # RestrictedPython reserves them for its collector; envloop has none
 
 def _call(func: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(func, ast.Load()), args=args, keywords=[])
@@ -81,20 +82,20 @@ class EnvloopTransformer(RestrictingNodeTransformer):
 
     # -- names --------------------------------------------------------------
     def check_name(self, node: ast.AST, name: str | None, allow_magic_methods: bool = False) -> None:
-        """Stock check, plus ``_private`` names below module level (locals, class attributes)."""
-        if name is not None and self.scopes[-1] != "module" and is_private_name(name):
+        """Stock check, plus ``_private`` names (``_cache``, ``def _helper``) and rebinding ``print``.
+
+        The guards' own names end in ``_`` (``_getattr_``) and generated ones look like
+        ``_tmp3``; :func:`is_private_name` excludes both, so a block cannot shadow them.
+        """
+        if name is not None and (is_private_name(name) or name in _REBINDABLE):
             return
         if self.scopes[-1] == "class" and (name in CLASS_BODY_DUNDER_NAMES or name in DATA_MODEL_DUNDERS):
             return  # `__slots__ = ...`, `__rmul__ = __mul__`, `__hash__ = None`
         super().check_name(node, name, allow_magic_methods)  # type: ignore[arg-type]
 
     def visit_Name(self, node: ast.Name) -> Visit:
-        """Map ``print`` to the block's single collector; everything else is the stock check."""
+        """The stock check; ``print`` is an ordinary builtin (the block's collector), so it can be rebound."""
         if isinstance(node.ctx, ast.Load):
-            if node.id == "print":
-                new = ast.Name("_print_", ast.Load())
-                copy_locations(new, node)
-                return new
             self.used_names[node.id] = True
             if node.id == "__name__":
                 return node  # `if __name__ == "__main__":`

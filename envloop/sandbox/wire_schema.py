@@ -62,7 +62,9 @@ def check_frame(frame: dict[str, Any]) -> None:
     """
     check_depth(frame)
     op = frame.get("op")
-    check = CHECKS.get(op) if type(op) is str else None
+    if type(op) is not str:
+        raise InvalidFrame("a frame needs a string 'op'")
+    check = CHECKS.get(op)
     if check is None:
         raise InvalidFrame(f"unknown frame op {str(op)[:40]!r}")
     for key in _TEXT_FIELDS.get(op, ()):
@@ -115,6 +117,12 @@ def check_name(name: Any) -> str:
     return name
 
 
+def _version_name(name: Any) -> None:
+    """A change's name: an identifier, or one of the reserved module-state names (``@random``)."""
+    if not (type(name) is str and name in MODULE_STATE):
+        check_name(name)
+
+
 def _show(value: Any) -> str:
     return repr(value)[:60] if type(value) is str else type(value).__name__
 
@@ -155,8 +163,7 @@ def _error(value: Any) -> None:
 def _change(change: Any) -> None:
     if type(change) is not dict:
         raise InvalidFrame("a change must be an object")
-    if change.get("name") not in MODULE_STATE:  # @random: module state the snapshotter versions
-        check_name(change.get("name"))
+    _version_name(change.get("name"))
     for key in ("kind", "source", "preview", "type_name", "lost_reason", "encoding", "digest", "member"):
         _text(change, key, optional=key != "kind")
     _int(change.get("size"), 0, 1 << 62, "change size")
@@ -172,8 +179,7 @@ def _report(value: Any) -> None:
     for failure in value["failed"]:
         if type(failure) is not dict:
             raise InvalidFrame("malformed restore failure")
-        if failure.get("name") not in MODULE_STATE:
-            check_name(failure.get("name"))
+        _version_name(failure.get("name"))
         _text(failure, "error", optional=False)
 
 
