@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from envloop.sandbox import codec, stream
-from envloop.sandbox._codec_common import class_namespace, class_qualname, type_label
+from envloop.sandbox._codec_common import SHARE_MIN, class_namespace, class_qualname, type_label
+from envloop.sandbox._codec_fast import _longest
 from envloop.sandbox._codec_preview import summary
 
 __all__ = ["REACH_CAP", "Aliases"]
@@ -36,6 +37,7 @@ _LEAVES = frozenset({int, float, str, bytes, bool, type(None), complex})
 _SEQUENCES = frozenset({list, tuple, set, frozenset, collections.deque})
 _MAPPINGS = frozenset({dict, collections.OrderedDict, collections.Counter, collections.defaultdict})
 _SHAREABLE_LEAVES = frozenset({bytearray})
+_TEXT = frozenset({str, bytes})
 
 
 def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
@@ -46,14 +48,17 @@ def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
     while stack and len(found) < cap:
         x = stack.pop()
         t = type(x)
+        if (t is str or t is bytes) and len(x) >= SHARE_MIN:
+            found.add(id(x))  # long text is numbered by the codec too: names sharing it share one copy
+            continue
         if t in _LEAVES or id(x) in found or id(x) in walked:
             continue
         (walked if t is tuple or t is frozenset else found).add(id(x))
         if t in _SEQUENCES:
-            if not set(map(type, x)) <= _LEAVES:  # numbers and strings reach nothing: checked at C speed (H12)
+            if not _inert(x):  # numbers and short strings reach nothing: checked at C speed (H12)
                 stack.extend(x)
         elif t in _MAPPINGS:
-            if not set(map(type, dict.keys(x))) | set(map(type, dict.values(x))) <= _LEAVES:
+            if not (_inert(dict.keys(x)) and _inert(dict.values(x))):
                 stack.extend(dict.keys(x))
                 stack.extend(dict.values(x))
         elif t is types.FunctionType:
@@ -74,6 +79,12 @@ def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
             elif isinstance(x, list | set | tuple | frozenset):
                 stack.extend(x)
     return frozenset(found)
+
+
+def _inert(items: Any) -> bool:
+    """Only numbers, None and short text: nothing in ``items`` can be shared (C-speed checks)."""
+    kinds = set(map(type, items))
+    return kinds <= _LEAVES and (not kinds & _TEXT or _longest(items) < SHARE_MIN)
 
 
 def _function_parts(fn: types.FunctionType) -> Iterator[object]:
@@ -155,11 +166,11 @@ class Aliases:
                 order.append(sorted(members[r]))
         return order
 
-    def encode_group(self, group: list[str], ns: dict[str, Any], encode: Callable[[Any], Any],
+    def encode_group(self, group: list[str], ns: dict[str, Any], encode: Callable[..., Any],
                      own: set[type]) -> list[dict[str, Any] | None]:
         """One encoding of ``{name: value}`` for the group; a record per member pointing at it."""
         values = {n: ns[n] for n in group}
-        encoded = encode(values)
+        encoded = encode(values, walker=True)
         records: list[dict[str, Any] | None] = []
         for name in group:
             value = ns[name]
@@ -182,6 +193,8 @@ def _groupable(value: object) -> bool:
     t = type(value)
     if t in _SEQUENCES or t in _MAPPINGS or t is types.FunctionType or t is bytearray:
         return True
+    if t is str or t is bytes:
+        return len(value) >= SHARE_MIN  # type: ignore[arg-type]
     return not isinstance(value, type) and class_namespace(t).get("__module__") == "__main__"
 
 

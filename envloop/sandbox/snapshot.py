@@ -210,8 +210,8 @@ class Snapshotter:
                 changes.append(change)
         return changes
 
-    def _encode(self, value: Any) -> Any:
-        encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes)
+    def _encode(self, value: Any, walker: bool = False) -> Any:
+        encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes, walker)
         self.chunk_sink.flush()
         return encoded
 

@@ -140,10 +140,16 @@ class TooLarge:
 
 
 def encode_value(value: object, own_classes: Collection[type], put: Callable[[str, bytes], None],
-                 limit: int) -> Streamed | TooLarge | codec.Unencodable:
-    """Encode ``value`` as chunks handed to ``put``; plain data at C speed, the rest by the walker."""
+                 limit: int, walker: bool = False) -> Streamed | TooLarge | codec.Unencodable:
+    """Encode ``value`` as chunks handed to ``put``; plain data at C speed, the rest by the walker.
+
+    ``walker=True`` skips the fast path: names stored together (sandbox/aliases.py) need the
+    walker's numbering of long strings, so a string several names share comes back once.
+    """
     writer = ChunkWriter(put, limit)
     try:
+        if walker:
+            raise Fallback
         FastEncoder(writer.write).run(value)
         preview, type_name = plain_preview(value), type(value).__name__
     except Fallback:

@@ -1,0 +1,238 @@
+"""A resumed conversation has exactly the namespace that was stored, or says by name what it lost.
+
+Each step is a separate ``envloop run`` process (a brand-new worker that
+restores the namespace from the database), as after a worker restart, an idle
+eviction or a week away. What the last step prints is compared with the same
+blocks run as ONE plain CPython script: a value that comes back different is a
+failure. The suite (tests/resume_suite.py) runs under several hash seeds,
+because restore order must never depend on set or hash order.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("resume_suite", Path(__file__).parent / "resume_suite.py")
+assert _spec is not None and _spec.loader is not None
+suite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(suite)
+
+
+def test_the_suite_covers_at_least_a_hundred_names() -> None:
+    assert len(suite.defined_names()) >= 100
+
+
+@pytest.fixture(scope="module")
+def cpython_output(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What the three blocks print when run as one plain CPython script."""
+    script = tmp_path_factory.mktemp("cpython") / "suite.py"
+    script.write_text(suite.DEFINE + suite.MUTATE + suite.CHECK, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-X", "utf8", "-I", str(script)], capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "4242"])
+def test_every_name_comes_back_exact_in_a_new_process(run_cli: Any, cpython_output: str, seed: str) -> None:
+    env = {"PYTHONHASHSEED": seed}
+    for step, block in enumerate([suite.DEFINE, suite.MUTATE]):
+        proc = run_cli("run", *(["--new"] if step == 0 else []), block, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "could not restore" not in proc.stderr
+    check = run_cli("run", suite.CHECK, env=env)
+    assert check.returncode == 0, check.stderr
+    assert "could not restore" not in check.stderr
+    expected, got = cpython_output.splitlines(), check.stdout.splitlines()
+    differ = [f"CPython: {e}\nresumed: {g}" for e, g in zip(expected, got, strict=False) if e != g]
+    assert not differ and len(expected) == len(got), "\n".join(differ)
+
+
+def _steps(run_cli: Any, *blocks: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Each block in its own process; the last one's result."""
+    proc = None
+    for step, block in enumerate(blocks):
+        proc = run_cli("run", *(["--new"] if step == 0 else []), block, env=env)
+        assert proc.returncode == 0 or step == len(blocks) - 1, proc.stdout + proc.stderr
+    assert proc is not None
+    return proc
+
+
+def test_closure_state_survives(run_cli: Any) -> None:
+    mk = "def mk():\n    n = 0\n    def c():\n        nonlocal n\n        n += 1\n        return n\n    return c\n"
+    proc = _steps(run_cli, mk + "c = mk(); c(); c(); c()", "c()")
+    assert proc.stdout.strip() == "4"
+
+
+def test_a_function_keeps_what_it_was_made_with(run_cli: Any) -> None:
+    proc = _steps(
+        run_cli,
+        "def make_adder(k):\n    return lambda x: x + k\nk = 1\nadd = make_adder(k)\n"
+        "def base():\n    return 'old'\ndef deco(f):\n    return lambda: 'deco:' + f()\n"
+        "wrapped = deco(base)\ncreations = []\nlate = deco(base); creations.append(1)\nzombie = 1; zf = lambda: 2",
+        "k = 1000\ndef base():\n    return 'new'\ndel zombie",
+        "(add(1), wrapped(), late(), creations, zf(), 'zombie' in dir())",
+    )
+    assert proc.stdout.strip() == "(2, 'deco:old', 'deco:old', [1], 2, False)"
+
+
+def test_a_host_call_on_a_binding_line_is_not_replayed(run_cli: Any) -> None:
+    first = run_cli("run", "--new", "receipt = (save_artifact('a.txt', 'x'), lambda: 'sent')[1]")
+    assert first.returncode == 0, first.stderr
+    again = run_cli("run", "receipt()")
+    assert again.stdout.strip() == "'sent'"
+    third = run_cli("run", "receipt()")
+    assert third.stdout.strip() == "'sent'"
+    listing = run_cli("artifacts")
+    assert "a.txt" in listing.stdout and " v1 " in listing.stdout and "v2" not in listing.stdout
+
+
+def test_mutation_through_an_alias_versions_both_names_and_identity_returns(run_cli: Any) -> None:
+    proc = _steps(run_cli, "a = [1]; b = a", "b.append(2)", "(a, b, a is b)")
+    assert proc.stdout.strip() == "([1, 2], [1, 2], True)"
+    history = run_cli("history", "a")
+    assert "v2" in history.stdout
+
+
+def test_class_state_set_after_the_statement_survives(run_cli: Any) -> None:
+    proc = _steps(
+        run_cli,
+        "class K:\n    n = 0\n    def f(self):\n        return 'orig'\n"
+        "class Animal:\n    count = 0\n    seen = []\n    def __init__(self):\n        Animal.count += 1\n"
+        "    @classmethod\n    def reg(cls, x):\n        cls.seen.append(x)",
+        "K.n = 5; K.f = lambda self: 'patched'\nAnimal(); Animal.reg(5)",
+        "(K.n, K().f(), Animal.count, Animal.seen)",
+    )
+    assert proc.stdout.strip() == "(5, 'patched', 1, [5])"
+
+
+def test_containers_of_classes_and_functions_keep_their_items(run_cli: Any) -> None:
+    proc = _steps(
+        run_cli,
+        "errors = []; errors.append(ValueError)\ndef add(a, b):\n    return a + b\nops = {'add': add}",
+        "ops['mul'] = lambda a, b: a * b",
+        "(errors, sorted(ops), ops['mul'](3, 4), ops['add'] is add)",
+    )
+    assert proc.stdout.strip() == "([<class 'ValueError'>], ['add', 'mul'], 12, True)"
+
+
+def test_random_state_and_generators_continue(run_cli: Any) -> None:
+    import random
+
+    random.seed(1)
+    local = random.Random(7)
+    want = (random.random(), local.random())
+    proc = _steps(run_cli, "import random\nrandom.seed(1)\nr = random.Random(7)", "(random.random(), r.random())")
+    assert proc.stdout.strip() == repr(want)
+
+
+@pytest.mark.parametrize("seed", ["1", "2", "3", "5", "8"])
+def test_subclass_instance_restores_under_any_hash_seed(run_cli: Any, seed: str) -> None:
+    env = {"PYTHONHASHSEED": seed}
+    define = ("class Animal:\n    def __init__(self, name):\n        self.name = name\n"
+              "class Dog(Animal):\n    pass\nd = Dog('rex')")
+    proc = _steps(run_cli, define, "(d.name, type(d).__name__, isinstance(d, Animal))", env=env)
+    assert proc.stdout.strip() == "('rex', 'Dog', True)"
+    assert "could not restore" not in proc.stderr
+
+
+def test_names_sharing_one_large_string_restore_one_copy(run_cli: Any) -> None:
+    names = "\n".join(f"s{i} = big" for i in range(24))
+    proc = _steps(run_cli, f"big = 'x' * 3_000_000\n{names}", "(s0 is big, s23 is s0, len(s23))")
+    assert proc.stdout.strip() == "(True, True, 3000000)"
+
+
+def test_a_lru_cache_function_is_kept_by_its_def_and_says_its_cache_is_not(run_cli: Any) -> None:
+    proc = _steps(run_cli, "from functools import lru_cache\n@lru_cache\ndef sq(n):\n    return n * n\nsq(3)",
+                  "(sq(4), sq.cache_info().hits)")
+    assert proc.stdout.strip() == "(16, 0)"
+    listing = run_cli("vars")
+    assert "state is not kept" in listing.stdout
+
+
+def test_an_unstorable_function_is_reported_lost_by_name(run_cli: Any) -> None:
+    first = run_cli("run", "--new", "import functools\nadd3 = functools.partial(lambda a, b: a + b, 3)")
+    assert "add3" in first.stdout + first.stderr
+    listing = run_cli("vars")
+    assert "add3" in listing.stdout and "LOST" in listing.stdout
+
+
+# ------------------------------------------------------------------ in-process restore behaviour ---
+
+
+def _worker_pair() -> tuple[Any, Any]:
+    from envloop.sandbox.interpreter import Interpreter
+    from envloop.sandbox.snapshot import Snapshotter
+
+    interp = Interpreter()
+    return interp, Snapshotter(interp)
+
+
+def _items(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Restore items as the environment sends them, from a block's change records."""
+    items = []
+    for change in changes:
+        item = {"name": change["name"], "kind": change["kind"], "source": change.get("source")}
+        if change.get("chunks"):
+            item["value"] = {"encoding": change["encoding"], "chunks": change["chunks"], "member": change.get("member")}
+        items.append(item)
+    return items
+
+
+def test_a_statement_that_loops_at_restore_is_stopped_and_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envloop.sandbox import restoring
+
+    monkeypatch.setattr(restoring, "STATEMENT_SECONDS", 0.3)
+    interp, snap = _worker_pair()
+    source = ("def wait_for(c):\n    while True:\n        try:\n            limit\n            return c\n"
+              "        except NameError:\n            pass\nlimit = 1\n@wait_for\nclass Slow:\n    pass\nkeep = [1, 2]")
+    result = interp.run(source)
+    assert result["ok"], result
+    changes = snap.collect(source, result)
+    other_interp, other = _worker_pair()
+    other.chunk_sink = snap.chunk_sink
+    items = [i for i in _items(changes) if i["name"] != "limit"]  # limit lost: the decorator spins
+    started = time.monotonic()
+    report = other.restore(items, seconds=60)
+    assert time.monotonic() - started < 30  # the watchdog stopped it, not the whole budget
+    failed = {f["name"]: f["error"] for f in report["failed"]}
+    assert "ran longer than" in failed["Slow"]
+    assert other_interp.namespace["keep"] == [1, 2] and "wait_for" in report["restored"]
+
+
+def test_restore_order_is_topological_whatever_the_order_sent() -> None:
+    items = [
+        {"name": "C", "kind": "class", "source": "class C(B):\n    pass"},
+        {"name": "B", "kind": "class", "source": "class B(A):\n    pass"},
+        {"name": "A", "kind": "class", "source": "class A:\n    pass"},
+        {"name": "m", "kind": "import", "source": "import math as m"},
+    ]
+    from envloop.sandbox.restoring import order
+
+    assert [i["name"] for i in order(items)] == ["m", "A", "B", "C"]
+
+
+def test_host_functions_refuse_during_a_restore(tmp_path: Path) -> None:
+    from envloop.sandbox import Sandbox
+
+    calls: list[str] = []
+    restarts: list[int] = []
+    with Sandbox(tmp_path, on_call=lambda fn, args, kwargs: calls.append(fn) or "ok",
+                 on_restart=lambda sb: restarts.append(1), host_functions=["ping_host"]) as box:
+        report = box.restore([{"name": "K", "kind": "class", "source": "class K:\n    got = ping_host()"}])
+        assert calls == []
+        assert report["failed"][0]["name"] == "K"
+        assert "cannot run while the namespace is being restored" in report["failed"][0]["error"]
+        hung = box.restore([{"name": "H", "kind": "class", "source": (
+            "class H:\n    while True:\n        try:\n            pass\n        except BaseException:\n            pass")}],
+            timeout=3)
+        assert [f["name"] for f in hung["failed"]] == ["H"]
+        assert restarts == []  # a worker killed during a restore is not restored again, recursively
+        assert box.run("1 + 1").result == "2"
