@@ -106,6 +106,7 @@ def test_the_link_sets_a_cookie_and_drops_the_token_from_the_address(client: Tes
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
     page = client.get(f"/c/{cid}/vars")
     assert page.status_code == 200 and 'data-name="x"' in page.text
+    assert client.get(f"/%2Fevil.example/?token={TOKEN}").headers["location"] == "/evil.example/"  # path //evil…
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["referrer-policy"] == "no-referrer"
     # Scripts may use the token as a bearer token instead of the cookie.

@@ -67,7 +67,10 @@ class Guard:
         self.csrf = _derive(token, "csrf")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # the channel has none: refuse before anything reads it
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -95,7 +98,8 @@ class Guard:
             await _plain(send, 403, "Wrong access token.")
             return
         rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
-        location = (scope.get("root_path", "") + scope["path"]) + (f"?{rest}" if rest else "")
+        path = "/" + (scope.get("root_path", "") + scope["path"]).lstrip("/")  # never "//host": no open redirect
+        location = path + (f"?{rest}" if rest else "")
         cookie = f"{self.cookie_name}={self.session}; Path=/; HttpOnly; SameSite=Strict"
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", location.encode("latin-1", "replace")),
