@@ -22,6 +22,8 @@ telegram, ...); once set or cleared, its own history decides.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +49,7 @@ __all__ = [
     "channel_default",
     "check_text",
     "current",
+    "locked",
     "next_version",
     "record_change",
     "versions",
@@ -184,6 +187,21 @@ def record_change(session: Session, conversation_id: int, text: str | None) -> t
     return query.position, row
 
 
+#: How long a change waits for a turn running on the conversation before saying it is busy.
+LOCK_WAIT = 30.0
+
+
+@contextmanager
+def locked(database: Database, conversation_id: int, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """The conversation's lock for a short change: wait at most ``wait`` seconds, then ConversationBusyError."""
+    lock = ConversationLock(database, conversation_id)
+    lock.acquire(wait=wait)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class InstructionsApi:
     """The instruction commands of :class:`envloop.conversation.Envloop` (mixed in; needs ``database``).
 
@@ -207,7 +225,7 @@ class InstructionsApi:
         cid = self.resolve(conversation_id)
         if text is not None:
             text = check_text(text)
-        with ConversationLock(self.database, cid), self.database.session(write=True) as session:
+        with locked(self.database, cid), self.database.session(write=True) as session:
             turn, _row = record_change(session, cid, text)
             return turn, current(session, cid)
 
@@ -224,7 +242,7 @@ class InstructionsApi:
         from envloop import timeline
 
         cid = self.resolve(conversation_id)
-        with ConversationLock(self.database, cid), self.database.session(write=True) as session:
+        with locked(self.database, cid), self.database.session(write=True) as session:
             made = versions(session, cid)
             if not any(row.version == version for row in made):
                 have = f"versions 1 to {made[-1].version}" if made else "none yet"

@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envloop.instructions import locked
 from envloop.store import retention
-from envloop.store.locks import ConversationLock
 
 if TYPE_CHECKING:
     from envloop.store.db import Database
@@ -38,13 +38,13 @@ class PrivacyApi:
     def delete_conversation(self, conversation_id: int) -> retention.DeleteReport:
         """Delete a conversation: its rows, the blobs only it used, and its workspace folder.
 
-        Takes the conversation's lock first, so a turn running in another
-        process finishes (or the call fails as busy) rather than losing rows mid-write.
+        Takes the conversation's lock first (waiting up to 30 s), so a turn running
+        in another process finishes, or the call fails as busy, rather than losing rows mid-write.
         """
         cid = self.resolve(conversation_id)
         self.evict(cid)
         folder = self.workspace(cid)
-        with ConversationLock(self.database, cid), self.database.session(write=True) as session:
+        with locked(self.database, cid), self.database.session(write=True) as session:
             report = retention.delete_conversation(session, cid)
         if folder.exists():
             report.workspace_bytes = retention.folder_bytes(folder)
