@@ -53,6 +53,9 @@ __all__ = ["BlockOutcome", "Environment", "restore_items"]
 logger = logging.getLogger("envloop.environment")
 
 MAX_ARTIFACT_BYTES = 32 << 20
+#: Restore failures that may not happen again (time, a dead worker): not recorded as lost versions.
+_PASSING_FAILURES = ("ran out of time", "ran longer than", "TimeoutError", "WorkerCrashed", "MemoryError",
+                     "KeyboardInterrupt")
 
 
 @dataclass
@@ -179,6 +182,30 @@ class Environment:
                 self.lost[failure["name"]] = failure["error"]
                 logger.warning("could not restore %s: %s", failure["name"], failure["error"])
         self._synced_id = newest or 0
+        if items:
+            self._record_lost(report.get("failed", []))
+
+    def _record_lost(self, failures: list[dict[str, Any]]) -> None:
+        """A name a restore could not rebuild gets a new version marked lost, with the reason.
+
+        Then ``vars`` (in any process) says so instead of calling it live, and the next
+        resume does not try again; the version before stays in the history, so a rollback
+        can still reach it. Failures of the moment (a deadline, a worker that died) are not
+        recorded: they may not happen again.
+        """
+        lasting = [f for f in failures if not str(f.get("name", "")).startswith("@")
+                   and not any(word in str(f.get("error")) for word in _PASSING_FAILURES)]
+        if not lasting or not self.lock.held:
+            return
+        try:
+            with self.database.session(write=True) as session:
+                rows = write_versions(session, conversation_id=self.conversation_id, block_id=None, changes=[
+                    cast(Change, {"name": f["name"], "kind": "value", "preview": "<not restored>",
+                                  "lost_reason": f"{f['name']}: could not be restored: {f['error']}"[:2000]})
+                    for f in lasting])
+                self._synced_id = max([self._synced_id, *(r.id for r in rows)])
+        except Exception as exc:  # a read-only database: the names stay listed in self.lost
+            logger.warning("could not record the names a restore lost: %s", exc)
 
     def sync(self) -> None:
         """Catch up on versions written by other processes (call with the lock held).

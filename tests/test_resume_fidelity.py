@@ -236,3 +236,40 @@ def test_host_functions_refuse_during_a_restore(tmp_path: Path) -> None:
         assert [f["name"] for f in hung["failed"]] == ["H"]
         assert restarts == []  # a worker killed during a restore is not restored again, recursively
         assert box.run("1 + 1").result == "2"
+
+
+def test_a_name_a_restore_cannot_rebuild_is_listed_lost_with_the_reason(run_cli: Any) -> None:
+    first = run_cli("run", "--new", "class Logged:\n    saved = save_artifact('log.txt', 'x')\nkeep = 1")
+    assert first.returncode == 0, first.stderr
+    resumed = run_cli("run", "keep + 1")
+    assert resumed.stdout.strip() == "2"
+    assert "could not restore Logged" in resumed.stderr
+    listing = run_cli("vars")
+    line = next(x for x in listing.stdout.splitlines() if x.startswith("Logged"))
+    assert "LOST" in line
+    artifacts = run_cli("artifacts").stdout
+    assert "log.txt" in artifacts and " v1 " in artifacts and "v2" not in artifacts  # not saved again
+
+
+def test_a_block_whose_commit_fails_does_not_stay_in_the_live_namespace(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from envloop.conversation import Envloop
+    from envloop.environment import Environment
+    from envloop.errors import StoreError
+
+    app = Envloop.open(str(tmp_path / "commit.db"))
+    try:
+        cid = app.run_code("x = 1\nlog = [1]", new=True).conversation_id
+        stored = Environment._persist
+
+        def full_disk(self: Any, *args: Any, **kwargs: Any) -> Any:
+            raise StoreError("database or disk is full")
+
+        monkeypatch.setattr(Environment, "_persist", full_disk)
+        with pytest.raises(StoreError):
+            app.run_code("x = 2; log.append(2)", conversation_id=cid)
+        monkeypatch.setattr(Environment, "_persist", stored)
+        after = app.run_code("z = x * 10\n(z, log)", conversation_id=cid)
+        assert after.outcome.result.result == "(10, [1])"
+    finally:
+        app.close()
