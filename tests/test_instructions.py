@@ -75,11 +75,17 @@ def test_set_show_history_undo_rollback_clear(run_cli, config_home: Path) -> Non
 
 
 def test_bad_input_is_one_clear_line(run_cli, tmp_path: Path) -> None:
+    fresh = run_cli("instructions")
+    assert fresh.returncode == 1 and "no conversations yet" in fresh.stderr
     run_cli("run", "--new", "x = 1")
+    rules = tmp_path / "rules.txt"
+    rules.write_text("Round money to cents.\n")
+    assert run_cli("instructions", "--file", str(rules)).returncode == 0  # the group's --file sets them too
+    assert show(run_cli)["text"] == "Round money to cents."
     for args, words in ((("instructions", "set", "   "), "empty"),
                         (("instructions", "set"), "TEXT or with --file"),
                         (("instructions", "set", "--file", str(tmp_path / "missing.md")), "cannot read"),
-                        (("instructions", "rollback", "7"), "no instructions version 7 (none yet)")):
+                        (("instructions", "rollback", "7"), "no instructions version 7 (versions 1 to 1)")):
         done = run_cli(*args)
         assert done.returncode == 1 and words in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     assert run_cli("instructions", "set", "x" * 9000).returncode == 1
