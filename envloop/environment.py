@@ -27,6 +27,7 @@ from envloop.limits import Limits, human
 from envloop.sandbox import RunResult, Sandbox
 from envloop.store.chunks import SpoolChunkStore
 from envloop.store.db import Database
+from envloop.store.fileid import FileIdentity
 from envloop.store.locks import ConversationLock
 from envloop.store.models import (
     ArtifactVersion,
@@ -111,6 +112,7 @@ class Environment:
         self.conversation_id = conversation_id
         self.workspace = Path(workspace)
         self.lock = ConversationLock(database, conversation_id)
+        self.file = FileIdentity(database)
         self.extensions = extensions
         self.approve = approve  # for direct runs; a turn brings its channel's own
         self._turn: Any = None
@@ -251,6 +253,7 @@ class Environment:
         """
         if not self.lock.held:
             raise SandboxError("run_block needs the conversation lock")
+        self.file.check()  # the database file deleted or replaced under us: write nothing
         if sync:
             self.sync()
         self._pending_saves, self._artifact_reads, self._artifact_base = [], [], None

@@ -273,3 +273,25 @@ def test_a_block_whose_commit_fails_does_not_stay_in_the_live_namespace(tmp_path
         assert after.outcome.result.result == "(10, [1])"
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_file_deleted_or_replaced_under_a_live_process_is_refused(tmp_path: Path, how: str) -> None:
+    import shutil
+
+    from envloop.conversation import Envloop
+    from envloop.errors import StoreError
+
+    path = tmp_path / "live.db"
+    app = Envloop.open(str(path))
+    try:
+        cid = app.run_code("x = 1", new=True).conversation_id
+        if how == "deleted":
+            path.unlink()
+        else:
+            shutil.copy(path, tmp_path / "copy.db")
+            (tmp_path / "copy.db").replace(path)
+        with pytest.raises(StoreError, match=how.split()[0]):
+            app.run_code("x = 2", conversation_id=cid)
+    finally:
+        app.close()

@@ -255,7 +255,7 @@ def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0
     Reserved names (``@instructions``: not Python names) are left out: they are
     versioned here but never enter the namespace or the var index.
     """
-    visible = DefinitionVersion.name.not_like("@%")
+    visible: Any = DefinitionVersion.name.not_like("@%")
     if worker_state:  # the restore also needs module state such as the random generator's
         visible = visible | DefinitionVersion.name.in_(WORKER_STATE)
     stmt = _newest_rows(DefinitionVersion, conversation_id).where(DefinitionVersion.id > after_id, visible)
