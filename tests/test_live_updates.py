@@ -22,15 +22,33 @@ WAIT = 60.0
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[=>]|[@-Z\\-_])")
 
 
-def _wait_for(child: pexpect.spawn, seen: list[str], needle: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while needle not in _ESCAPES.sub("", "".join(seen)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{needle!r} did not appear:\n{_ESCAPES.sub('', ''.join(seen))[-2000:]}")
-        try:
-            seen.append(child.read_nonblocking(65536, timeout=0.5))
-        except pexpect.TIMEOUT:
-            pass
+class Screen:
+    """What the chat showed, searched in order: each wait looks after what the last one found."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        self.child = child
+        self.raw = ""
+        self.position = 0
+
+    @property
+    def text(self) -> str:
+        return _ESCAPES.sub("", self.raw)
+
+    def wait_for(self, needle: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while (found := self.text.find(needle, self.position)) < 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} did not appear:\n{self.text[-2000:]}")
+            try:
+                self.raw += self.child.read_nonblocking(65536, timeout=0.5)
+            except pexpect.TIMEOUT:
+                pass
+        self.position = found + len(needle)
+
+    def command(self, line: str) -> None:
+        """Type ``line`` at the next prompt (keys typed before it is drawn can be lost)."""
+        self.wait_for("envloop 1>")
+        self.child.send(line)
 
 
 @pytest.fixture
@@ -50,20 +68,20 @@ def test_a_block_run_by_another_process_appears_in_the_open_chat(chat_env: dict[
     run("run", "--new", "total = 1")
     child = pexpect.spawn(ENVLOOP, ["chat", "--conversation", "1"], env=chat_env, cwd=str(tmp_path),
                           dimensions=(40, 120), encoding="utf-8", codec_errors="replace", timeout=WAIT)
-    seen: list[str] = []
+    screen = Screen(child)
     try:
-        _wait_for(child, seen, "envloop 1>")
-        child.send("!mine = 5\r")  # the chat's own block is not reported back as news
-        _wait_for(child, seen, "mine v1 (new)")
+        screen.command("!mine = 5\r")  # the chat's own block is not reported back as news
+        screen.wait_for("mine v1 (new)")
+        screen.wait_for("envloop 1>")
         run("run", "--conversation", "1", "total = total + 41\ntotal")
-        _wait_for(child, seen, "Another process ran a block (by someone): total = total + 41")
-        _wait_for(child, seen, "total v1 → v2")
+        screen.wait_for("Another process ran a block (by someone): total = total + 41")
+        screen.wait_for("total v1 → v2")
         child.send("!total\r")  # the open chat's own namespace has the other process's value
-        _wait_for(child, seen, "→ 42")
-        child.send("\x04")
-        _wait_for(child, seen, "Bye.")
+        screen.wait_for("→ 42")
+        screen.command("\x04")
+        screen.wait_for("Bye.")
     finally:
         child.close(force=True)
-    text = _ESCAPES.sub("", "".join(seen))
+    text = screen.text
     assert "Another process ran a block (by someone): mine" not in text
     assert "Traceback" not in text

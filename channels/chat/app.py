@@ -14,11 +14,12 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.text import Text
 
 from envloop.channels.chat import commands
+from envloop.channels.chat.live import Follower, above_prompt
 from envloop.channels.chat.render import View, make_console
 from envloop.channels.chat.runner import Foreground
 from envloop.conversation import Envloop, RunReport, TurnResult
@@ -178,6 +179,15 @@ class ChatApp:
                                   [c for c, cmd in commands.COMMANDS.items() if cmd.takes_name],
                                   lambda name: commands.arguments(name, self))
         session = make_session(completer)
+        # Turns and blocks other processes run on this conversation appear above the prompt.
+        follower = Follower(self.app, self.view, lambda: self.cid, above_prompt(session))
+        follower.start()
+        try:
+            self._prompt_loop(session, follower)
+        finally:
+            follower.stop()
+
+    def _prompt_loop(self, session: Any, follower: Follower) -> None:
         while True:
             try:
                 line = session.prompt(self.prompt)
@@ -186,8 +196,9 @@ class ChatApp:
             except EOFError:
                 break
             try:
-                if not self.handle(line):
-                    break
+                with follower.paused():
+                    if not self.handle(line):
+                        break
             except KeyboardInterrupt:  # Ctrl-C during a slow command (turns and ! runs catch their own)
                 self.view.notice("interrupted")
             if line.strip():
