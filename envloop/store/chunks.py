@@ -18,10 +18,10 @@ import tempfile
 from collections.abc import Iterable
 from typing import IO
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envloop.store.db import Database
+from envloop.store.db import Database, insert_missing
 from envloop.store.models import Blob
 
 __all__ = ["SpoolChunkStore"]
@@ -80,17 +80,16 @@ class SpoolChunkStore:
         return digest in self._index
 
     def commit(self, session: Session, digests: Iterable[str]) -> int:
-        """Write the spooled chunks among ``digests`` that the database lacks; bytes written."""
-        todo = [d for d in dict.fromkeys(digests) if d in self._index]
+        """Write the spooled chunks among ``digests`` (the database lacked them when offered); bytes written.
+
+        One chunk at a time, so memory stays one chunk; a chunk another writer
+        stored meanwhile is skipped by the insert itself (ON CONFLICT DO NOTHING).
+        """
         written = 0
-        for start in range(0, len(todo), _LOOKUP):
-            part = todo[start : start + _LOOKUP]
-            have = _existing(session, part)
-            for digest in part:
-                if digest in have:
-                    continue
+        for digest in dict.fromkeys(digests):
+            if digest in self._index:
                 data = self._read(digest)
-                session.execute(insert(Blob), [{"sha256": digest, "size": len(data), "data": data}])
+                insert_missing(session, Blob, [{"sha256": digest, "size": len(data), "data": data}], "sha256")
                 written += len(data)
         return written
 
