@@ -79,8 +79,9 @@ def binding_statements(source: str) -> dict[str, tuple[str, str]]:
                 if alias.name != "*":
                     found[bound] = ("import", _import_statement(node, alias))
         else:
+            exact = ast.get_source_segment(source, node)  # this statement only, not `P = ...; log.append(1)`
             for name in _targets(node):
-                found[name] = ("assign", _segment(lines, node))
+                found[name] = ("assign", exact if exact is not None else _segment(lines, node))
     return found
 
 
