@@ -167,6 +167,19 @@ def test_live_events_show_terminal_escapes_and_lone_surrogates_as_text(envloop: 
     assert "a \\ud800 b ␛[31mred␛[0m \\u202eevil &lt;b onmouseover=x&gt;" in html
 
 
+def test_undo_and_redo_from_the_page(client: TestClient, envloop: Envloop) -> None:
+    cid = envloop.run_code("x = 1", new=True).conversation_id
+    envloop.run_code("x = 2", conversation_id=cid)
+    csrf = _login(client)
+    assert client.post(f"/c/{cid}/undo").status_code == 403  # no CSRF token
+    assert client.post(f"/c/{cid}/undo", data={"csrf": csrf}).status_code == 303
+    assert [v.preview for v in envloop.history("x", cid)] == ["1", "2", "1"]
+    assert client.post(f"/c/{cid}/redo", headers={"x-csrf-token": csrf, "hx-request": "true"}).status_code == 204
+    assert [v.preview for v in envloop.history("x", cid)] == ["1", "2", "1", "2"]
+    page = client.get(f"/c/{cid}").text
+    assert "turn undo" in page and "turn redo" in page  # both are entries of the transcript
+
+
 def test_a_first_message_starts_a_titled_web_conversation(envloop: Envloop, tmp_path: Path) -> None:
     replay = tmp_path / "r.json"
     replay.write_text(json.dumps(["```python\nanswer(6 * 7)\n```"]))

@@ -218,6 +218,25 @@ async def rollback(request: Request) -> Response:
     return RedirectResponse(str(request.url_for("name_page", cid=cid, name=name)), status_code=303)
 
 
+async def undo(request: Request) -> Response:
+    return await _timeline(request, "undo")
+
+
+async def redo(request: Request) -> Response:
+    return await _timeline(request, "redo")
+
+
+async def _timeline(request: Request, operation: str) -> Response:
+    """Undo or redo a turn (new versions, never deletions); the page sees it as a new entry in the transcript."""
+    web = _web(request)
+    cid = await run_in_threadpool(web.envloop.resolve, _cid(request))
+    run = web.runner.current(cid)
+    if run is not None and not run.finished.is_set():
+        raise EnvloopError(f"a turn is running: wait for it or cancel it before {operation}")
+    await run_in_threadpool(getattr(web.envloop, operation), cid)
+    return _done(request, str(request.url_for("conversation", cid=cid)))
+
+
 # -- the event stream -----------------------------------------------------------------
 
 
@@ -320,6 +339,8 @@ def create_app(envloop: Envloop, *, token: str, model: str | None = None, max_it
         Route("/c/{cid:int}/send", send, methods=["POST"], name="send"),
         Route("/c/{cid:int}/cancel", cancel, methods=["POST"], name="cancel"),
         Route("/c/{cid:int}/approve", approve, methods=["POST"], name="approve"),
+        Route("/c/{cid:int}/undo", undo, methods=["POST"], name="undo"),
+        Route("/c/{cid:int}/redo", redo, methods=["POST"], name="redo"),
         Route("/c/{cid:int}/vars", var_index, name="vars"),
         Route("/c/{cid:int}/name/{name}", name_page, name="name_page"),
         Route("/c/{cid:int}/name/{name}/rollback", rollback, methods=["POST"], name="rollback"),
