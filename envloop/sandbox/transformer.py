@@ -51,7 +51,7 @@ from envloop.sandbox.rules import (
 )
 
 Visit = ast.AST | list[ast.AST] | None
-_REBINDABLE = frozenset({"print", "printed"})  # RestrictedPython reserves them for its collector; envloop has none
+_REBINDABLE = frozenset({"print", "printed", "builtins"})  # RestrictedPython reserves them; envloop needs not
 
 def _call(func: str, args: list[ast.expr], like: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(func, ast.Load()), args=args, keywords=[])
