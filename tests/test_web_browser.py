@@ -186,6 +186,8 @@ def test_a_replayed_conversation_streams_rolls_back_and_draws_its_lineage(
     expect(page.locator("section.version")).to_have_count(3)
     expect(page.locator("section#v3")).to_contain_text("rolled back from tax_rate v1")
     expect(page.locator("section#v3 pre.value")).to_have_text("0.2")
+    expect(page.locator("section#v2 p.made")).to_have_text("made by tax_rate = 0.10")
+    page.screenshot(path=str(SHOTS / "name.png"), full_page=True)
 
     # total was computed from tax_rate v2, which the rollback replaced: the index marks it stale.
     page.get_by_role("link", name="variables").click()
