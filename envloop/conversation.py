@@ -28,6 +28,7 @@ from envloop.instructions import InstructionsApi
 from envloop.records import ConversationInfo, Records, conversation_info
 from envloop.store.db import Database, default_db_path, open_database
 from envloop.store.models import Conversation, Query, utcnow
+from envloop.waiting import holding
 
 __all__ = ["ConversationInfo", "Envloop", "Event", "RunReport", "TurnResult"]
 
@@ -61,6 +62,8 @@ class Envloop(Records, InstructionsApi):
     #: Live environments idle longer than this are evicted (their worker stops; the state is in the database).
     IDLE_SECONDS = 15 * 60
     MAX_LIVE = 64
+    #: Who this process is, shown to another process waiting for a conversation it holds (chat, telegram, web).
+    channel = "cli"
 
     def __init__(self, database: Database, *, timeout: float | None = None,
                  approve: Callable[[str, str], bool] | None = None) -> None:
@@ -73,6 +76,8 @@ class Envloop(Records, InstructionsApi):
         self._guard = threading.RLock()
         self._extensions: Any = None
         self._models: dict[str | None, Any] = {}
+        #: Told at once when a direct run or a rewrite must wait for another turn (see envloop.waiting).
+        self.on_wait: Callable[[dict[str, Any]], None] | None = None
 
     @classmethod
     def open(cls, db: str | None = None, *, upgrade: bool = True, timeout: float | None = None) -> Envloop:
@@ -105,16 +110,23 @@ class Envloop(Records, InstructionsApi):
             self._extensions = load_extensions()
         return self._extensions
 
-    def environment(self, conversation_id: int) -> Environment:
-        """The live environment of a conversation, started (and restored) on first use."""
+    def environment(self, conversation_id: int, *, cancel: threading.Event | None = None,
+                    on_wait: Callable[[dict[str, Any]], None] | None = None) -> Environment:
+        """The live environment of a conversation, started (and restored) on first use.
+
+        Starting takes the conversation's lock; when another process holds it,
+        ``on_wait`` hears who at once and ``cancel`` stops the wait (envloop.waiting).
+        """
         with self._guard:
             self._evict_idle(keep=conversation_id)
             env = self._live.get(conversation_id)
             if env is None:
                 env = Environment(self.database, conversation_id, self.workspace(conversation_id),
                                   timeout=self.timeout, extensions=self.extensions, approve=self.approve)
+                env.lock.relabel(self.channel)
                 try:
-                    env.start()
+                    with holding(env.lock, cancel=cancel, on_wait=on_wait or self.on_wait):
+                        env.start(locked=True)
                 except BaseException:
                     env.close()
                     raise
@@ -191,7 +203,8 @@ class Envloop(Records, InstructionsApi):
         """Run one turn; events stream to ``on_event`` as it runs. Raises ModelNotConfigured without a model."""
         client = self.model(model)
         cid = self.create_conversation(title=_title(text)).id if new else self.resolve(conversation_id)
-        env = self.environment(cid)
+        announce = None if on_event is None else (lambda info: on_event(Event("waiting", info)))
+        env = self.environment(cid, cancel=cancel, on_wait=announce)
         turn = Turn(env, client, max_iterations=max_iterations, on_event=on_event, cancel=cancel,
                     approve=approve or self.approve)
         with self._guard:
@@ -241,7 +254,7 @@ class Envloop(Records, InstructionsApi):
         """Run a block directly (author: user) as a turn of kind "run"."""
         cid = self.create_conversation(title=_title(code)).id if new else self.resolve(conversation_id)
         env = self.environment(cid)
-        with env.lock:
+        with holding(env.lock, on_wait=self.on_wait):
             with self.database.session(write=True) as session:
                 query = timeline.new_query(session, cid, kind="run", text=code)
                 query_id, position = query.id, query.position
@@ -262,7 +275,7 @@ class Envloop(Records, InstructionsApi):
         """Run a timeline operation under the lock, then bring the live namespace up to date."""
         cid = self.resolve(conversation_id)
         env = self.environment(cid)
-        with env.lock:
+        with holding(env.lock, on_wait=self.on_wait):
             with self.database.session(write=True) as session:
                 change: timeline.TimelineChange = operation(session, cid, *args)
             if change.conversation_id == cid:

@@ -39,6 +39,7 @@ from envloop.store.db import insert_missing
 from envloop.store.history import var_index
 from envloop.store.models import Iteration, Query, SystemPrompt, utcnow
 from envloop.timeline import new_query
+from envloop.waiting import holding
 
 __all__ = ["MAX_QUERY_CHARS", "Event", "Turn", "TurnResult"]
 
@@ -54,7 +55,9 @@ class Event:
     kinds: turn_started, iteration_started, model_delta (a piece of the reply
     as it streams in: ``text``), model_broken (the stream stopped part-way:
     ``text`` so far, ``error``), model_reply, block_started, block_finished,
-    definition_changed, approval_needed, answer, error, budget.
+    definition_changed, approval_needed, answer, error, budget; and waiting
+    (before the turn starts, when another turn holds the conversation:
+    ``message``, ``channel``, ``since``...; see envloop.waiting).
     """
 
     kind: str
@@ -206,7 +209,7 @@ class Turn:
             raise EnvloopError(f"the message is too long ({len(text)} characters; at most {MAX_QUERY_CHARS})")
         started = time.perf_counter()
         env = self.env
-        with env.lock:
+        with holding(env.lock, cancel=self.cancel, on_wait=lambda info: self.emit("waiting", **info)):
             env.sync()
             with env.database.session(write=True) as session:
                 query = new_query(session, env.conversation_id, kind="turn", text=text)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -149,9 +150,12 @@ class Environment:
 
     # -- life cycle -----------------------------------------------------------
 
-    def start(self) -> None:
-        """Mark turns orphaned by a dead process as interrupted, then restore the namespace."""
-        with self.lock:
+    def start(self, *, locked: bool = False) -> None:
+        """Mark turns orphaned by a dead process as interrupted, then restore the namespace.
+
+        ``locked``: the caller already holds ``self.lock`` (it waited for it visibly, envloop.waiting).
+        """
+        with nullcontext() if locked else self.lock:
             with self.database.session(write=True) as session:
                 session.execute(
                     update(Query)

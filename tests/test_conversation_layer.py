@@ -28,9 +28,12 @@ def test_events_stream_in_order(tmp_path: Path) -> None:
     with Envloop.open(str(tmp_path / "e.db")) as app:
         result = app.send("Add", new=True, model=model, on_event=events.append)
     kinds = [e.kind for e in events]
-    assert kinds == [
-        "turn_started", "iteration_started", "model_reply", "block_started", "definition_changed",
-        "block_finished", "iteration_started", "model_reply", "block_started", "block_finished", "answer",
+    streamed = "".join(e.data["text"] for e in events[: kinds.index("model_reply")] if e.kind == "model_delta")
+    assert streamed == _block("total = 2 + 2\nprint(total)")  # the reply arrived piece by piece first
+    assert [k for i, k in enumerate(kinds) if k != "model_delta" or kinds[i - 1] != "model_delta"] == [
+        "turn_started", "iteration_started", "model_delta", "model_reply", "block_started", "definition_changed",
+        "block_finished", "iteration_started", "model_delta", "model_reply", "block_started", "block_finished",
+        "answer",
     ]
     finished = [e for e in events if e.kind == "block_finished"][0]
     assert finished.data["stdout"] == "4\n" and finished.data["error"] is None

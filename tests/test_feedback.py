@@ -84,3 +84,11 @@ def test_many_blocks_stay_within_the_budget() -> None:
     big = "\n".join(f"x{n} = {n}" for n in range(2000))
     text = _message(*[BlockReport(big, "out" * 1000, "v" * 3000, None) for _ in range(30)])
     assert len(text) < BUDGETS["results"] + BUDGETS["code"] + 1000
+
+
+def test_the_system_prompt_is_the_same_bytes_in_every_iteration_and_turn(run_cli, tmp_path: Path) -> None:
+    run_cli("ask", "--new", "--model", replay(tmp_path, code("x = 1"), code("answer(x)"), name="a.json"), "One")
+    run_cli("ask", "--continue", "--model", replay(tmp_path, code("y = 2"), code("answer(y)"), name="b.json"), "Two")
+    systems = {json.loads(run_cli("inspect", "--turn", str(turn), "--iteration", str(it), "--json").stdout)
+               ["messages"][0]["content"] for turn in (1, 2) for it in (1, 2)}
+    assert len(systems) == 1 and next(iter(systems)).startswith("You are envloop")

@@ -46,6 +46,7 @@ class ChatApp:
     def __init__(self, app: Envloop, view: View, *, conversation_id: int | None = None, model: str | None = None,
                  max_iterations: int = 8, confirm: Callable[[str], bool] | None = None) -> None:
         self.app = app
+        app.channel = "chat"  # named to another process that waits for a conversation this chat holds
         self.view = view
         self.cid = conversation_id
         self.model = model

@@ -232,6 +232,11 @@ class View:
         if handler is not None:
             handler(event.data)
 
+    def _on_waiting(self, data: dict[str, Any]) -> None:
+        """Another process holds the conversation: say who, at once (Ctrl-C cancels the wait)."""
+        self.notice(data["message"])
+        self.status(f"waiting for the conversation{self.g.ellipsis}")
+
     def _on_turn_started(self, data: dict[str, Any]) -> None:
         self.status(f"waiting for the model{self.g.ellipsis}")
 

@@ -35,7 +35,9 @@ def run(ctx: AppContext, code: str, conversation_id: int | None, new: bool, time
     prestart()
     if code == "-":
         code = sys.stdin.read()
-    report = ctx.app().run_code(code, conversation_id=conversation_id, new=new, timeout=timeout)
+    app = ctx.app()
+    app.on_wait = lambda info: click.echo(click.style(info["message"], dim=True), err=True)
+    report = app.run_code(code, conversation_id=conversation_id, new=new, timeout=timeout)
     result = report.outcome.result
     if as_json:
         print_json(report.to_json())

@@ -12,6 +12,7 @@ import click
 from envloop.channels.cli._app import AppContext, cli, pass_app, print_json
 from envloop.channels.cli.progress import Progress
 from envloop.conversation import Event
+from envloop.waiting import WaitCancelled
 
 EXIT_CODES = {"done": 0, "error": 1, "budget_exhausted": 3, "interrupted": 4, "cancelled": 130}
 
@@ -74,6 +75,9 @@ def ask(ctx: AppContext, text: str, conversation_id: int | None, continue_: bool
     try:
         result = app.send(text, conversation_id=conversation_id, new=new, model=model,
                           max_iterations=max_iterations, on_event=on_event, approve=_approver(yes), cancel=cancel)
+    except WaitCancelled as exc:  # Ctrl-C while another turn held the conversation: nothing ran
+        click.echo(f"({exc})", err=True)
+        sys.exit(EXIT_CODES["cancelled"])
     finally:
         signal.signal(signal.SIGINT, previous)
     if as_json:

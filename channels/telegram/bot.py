@@ -104,6 +104,7 @@ class TelegramChannel:
 
     def __init__(self, app: Envloop, config: BotConfig) -> None:
         self.app, self.config = app, config
+        app.channel = "telegram"  # named to another process that waits for a conversation a chat here holds
         self._queues: dict[int, deque[Job]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._running: dict[int, int] = {}  # chat id -> conversation id of its running turn

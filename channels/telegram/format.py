@@ -198,6 +198,8 @@ class Progress:
         if kind == "iteration_started":
             self.iteration, self.max_iterations = data["iteration"], data["max_iterations"]
             self.activity, self.reply = "asking the model", ""
+        elif kind == "waiting":
+            self.activity = data["message"]
         elif kind == "model_delta":
             self.activity = "the model is writing"
             self.reply += data.get("text") or ""

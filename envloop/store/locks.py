@@ -125,6 +125,12 @@ class ConversationLock:
     def held(self) -> bool:
         return self._held
 
+    def relabel(self, channel: str) -> None:
+        """Name the channel (chat, telegram, cli, web) taking this lock, for whoever waits for it (envloop.waiting)."""
+        if not self._held:
+            clean = "".join(c for c in channel.lower() if c.isalnum() or c == "_")[:16]
+            self.owner = f"{process_owner_id()}:{clean}-{uuid.uuid4().hex[:6]}" if clean else self.owner
+
     def _update(self, session: Any, *conditions: Any, **values: Any) -> int:
         return int(session.execute(
             update(Conversation)
