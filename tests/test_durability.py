@@ -14,10 +14,11 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from envloop.conversation import Envloop
-from envloop.store.models import DefinitionVersion, Query
+from envloop.store.db import Database, open_database
+from envloop.store.models import Block, DefinitionVersion, Query
 
 # A driver that runs blocks on one conversation in a loop, as a separate envloop process would.
 DRIVER = """
@@ -40,6 +41,11 @@ def _start(db: str, cid: int, count: int, code: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _count(store: Database, cid: int) -> int:
+    with store.session() as session:
+        return int(session.scalar(select(func.count(Block.id)).where(Block.conversation_id == cid)) or 0)
 
 
 def _numbers(db: str, cid: int, name: str) -> list[int]:
@@ -75,15 +81,21 @@ def test_sigkill_at_random_moments_leaves_a_consistent_database(db_url: str) -> 
         cid = app.run_code("n = 0\nlog = []", new=True).conversation_id
     rng = random.Random(1234)
     block = "n = n + 1\nlog.append(n)\npad = 'x' * (1000 * (n % 7))"
+    store = open_database(db)
     for _ in range(8):
+        before = _count(store, cid)
         proc = _start(db, cid, 10_000, block)
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.05, 1.2))
+        while _count(store, cid) == before:  # the kill lands while it runs blocks, however slow the machine
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 1.0))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         if "://" not in db:
             with sqlite3.connect(db) as raw:
                 assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.dispose()
     numbers = _numbers(db, cid, "n")
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) > 8
     with Envloop.open(db) as app:
