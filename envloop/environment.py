@@ -39,7 +39,7 @@ from envloop.store.models import (
     utcnow,
 )
 from envloop.store.provenance import write_read_set
-from envloop.store.usage import admit_changes, artifact_bytes, streamed_digests
+from envloop.store.usage import StoredBytes, artifact_bytes, streamed_digests
 from envloop.store.versions import (
     ArtifactSave,
     Change,
@@ -135,6 +135,7 @@ class Environment:
         self.limits = Limits.from_env()
         self.chunks = SpoolChunkStore(database)  # values and artifacts stream here, then to the block's transaction
         self._artifact_base: int | None = None
+        self._stored = StoredBytes(conversation_id)  # for ENVLOOP_MAX_CONVERSATION_BYTES
         self.sandbox = self._new_sandbox()
 
     def _new_sandbox(self) -> Sandbox:
@@ -172,6 +173,7 @@ class Environment:
 
     def _restore(self, after_id: int) -> None:
         """Send the worker every name changed after ``after_id`` (0: everything)."""
+        self._stored.reset()  # someone else wrote versions: count the stored bytes again
         with self.database.session() as session:
             rows = latest_versions(session, self.conversation_id, after_id=after_id, worker_state=True)
             if after_id == 0:
@@ -305,8 +307,8 @@ class Environment:
         reads = {n for n in result.read if not n.startswith("_")}
         numbers = latest_numbers(session, self.conversation_id, reads | {c["name"] for c in result.changes})
         read_ids = [numbers[n][0] for n in sorted(reads) if n in numbers]
-        changes, not_stored = admit_changes(session, self.conversation_id, result.changes,
-                                            self.limits.conversation_bytes)
+        changes, not_stored = self._stored.admit(session, result.changes, self.limits.conversation_bytes,
+                                                 [numbers[c["name"]][0] for c in result.changes if c["name"] in numbers])
         self.chunks.commit(session, streamed_digests(changes) + [s.digest for s in self._pending_saves if s.digest])
         read_set = write_read_set(session, self.conversation_id, read_ids, self._artifact_reads)
         rows = write_versions(

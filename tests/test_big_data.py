@@ -149,6 +149,7 @@ def test_a_value_over_the_limit_is_reported_when_the_block_runs_and_the_rest_is_
     assert "not stored" in refused["reason"] and "4.6 MiB" in refused["reason"] and "ENVLOOP_MAX_VALUE_BYTES" in refused["reason"]
     listed = {v["name"]: v for v in cli("vars", "--json", env=env)}
     assert listed["xs"]["status"] == "lost" and listed["small"]["status"] == "live"
+    assert "over the limit" in listed["xs"]["lost_reason"] and listed["xs"]["size"] == refused["size"]
     text = cli("run", "print(small)", env=env)
     assert text.stdout == "[1, 2, 3]\n"
 

@@ -70,7 +70,7 @@ def vars_(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None:
     if not entries:
         click.echo("No names defined yet.")
     for e in entries:
-        lost = "  LOST" if e.status == "lost" else ""
+        lost = f"  LOST: {e.lost_reason}" if e.status == "lost" else ""
         click.echo(f"{e.name:<20} v{e.version:<3} {e.versions:>3} versions  {e.type_name or e.kind:<14} "
                    f"{e.size or 0:>8} B  {(e.preview or '')[:60]}{lost}")
 

@@ -41,6 +41,7 @@ class VarEntry:
     status: str  # "live" or "lost"
     version: int
     changed_at: datetime
+    lost_reason: str | None = None  # why a lost name was not stored (too large: its size and the limit)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,6 +93,7 @@ def var_index(session: Session, conversation_id: int) -> list[VarEntry]:
             status="lost" if row.lost_reason else "live",
             version=row.version,
             changed_at=row.created_at,
+            lost_reason=row.lost_reason,
         )
         for row in latest_versions(session, conversation_id)
         if row.kind != "deleted"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from envloop.limits import human
 from envloop.store.models import ArtifactVersion, DefinitionVersion
 
-__all__ = ["admit_changes", "artifact_bytes", "streamed_digests", "value_bytes"]
+__all__ = ["StoredBytes", "admit_changes", "artifact_bytes", "streamed_digests", "value_bytes"]
 
 STREAMED = "envloop-codec-2"
 
@@ -50,19 +50,48 @@ def artifact_bytes(session: Session, conversation_id: int) -> int:
     return int(total or 0)
 
 
+class StoredBytes:
+    """A conversation's stored value bytes: counted once, then kept up to date block by block.
+
+    So a block's persistence costs what it changed, not the length of the
+    conversation's history.  :meth:`reset` after anything else wrote versions
+    (another process, a rollback): the next block counts again.
+    """
+
+    def __init__(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+        self.total: int | None = None
+
+    def reset(self) -> None:
+        self.total = None
+
+    def admit(self, session: Session, changes: Sequence[dict[str, Any]], limit: int,
+              previous_ids: Iterable[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """:func:`admit_changes` against the running total; ``previous_ids``: the changed names' newest versions."""
+        if self.total is None:
+            self.total = value_bytes(session, self.conversation_id)
+        ids = list(previous_ids)
+        replaced = session.scalar(select(func.coalesce(func.sum(DefinitionVersion.size), 0)).where(
+            DefinitionVersion.id.in_(ids), DefinitionVersion.kind == "value",
+            DefinitionVersion.value_sha256.is_not(None))) if ids else 0
+        base = self.total - int(replaced or 0)
+        admitted, refused = admit_changes(changes, base, limit)
+        self.total = base + sum(c.get("size") or 0 for c in admitted if c.get("encoding") == STREAMED)
+        return admitted, refused
+
+
 def admit_changes(
-    session: Session, conversation_id: int, changes: Sequence[dict[str, Any]], limit: int
+    changes: Sequence[dict[str, Any]], total: int, limit: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The changes to store, with those over the conversation's limit turned into "not stored" ones.
 
-    Returns ``(changes, not_stored)``; ``not_stored`` lists every value the
-    block changed that is not stored (refused by the codec, over the per-value
+    ``total`` is what the conversation's other names already store. Returns
+    ``(changes, not_stored)``; ``not_stored`` lists every value the block
+    changed that is not stored (refused by the codec, over the per-value
     limit, or over this limit) as ``{"name", "reason", "size"}``.
     """
     admitted: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
-    sized = [c for c in changes if c.get("encoding") == STREAMED]
-    total = value_bytes(session, conversation_id, {c["name"] for c in changes}) if sized else 0
     for change in changes:
         size = change.get("size") or 0
         if change.get("encoding") == STREAMED and total + size > limit:
