@@ -139,6 +139,51 @@ def bench():
     return round(energy(bodies, pairs), 9)
 """
 
+# The held-out n-body of issue 12 item 7: bodies as flat lists, item augmented assignments
+# (``b[3] -= dx * m``) and ``math.sqrt`` through the module facade in the innermost loop.
+NBODY_ITEMS = """
+import math
+
+
+def bench():
+    bodies = [
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 39.47841760435743],
+        [4.84143144246472, -1.16032004402742, -0.10362204447112, 0.60632639299583, 2.81198684491626,
+         -0.02521836165988, 0.03769367487038],
+        [8.34336671824457, 4.12479856412430, -0.40352341711432, -1.01077434617730, 1.82566237123041,
+         0.00841576137658, 0.01128632614050],
+        [12.89436956213913, -15.11115140169863, -0.22330757889265, 1.08279100644154, 0.86871301816960,
+         -0.01083270551393, 0.00172372405705],
+        [15.37969711485091, -25.91931460998796, 0.17925877295037, 0.97909073224389, 0.59469899864767,
+         -0.03475555319261, 0.00203368686992],
+    ]
+    dt = 0.01
+    count = len(bodies)
+    for _ in range(N):
+        for i in range(count):
+            bi = bodies[i]
+            for j in range(i + 1, count):
+                bj = bodies[j]
+                dx = bi[0] - bj[0]
+                dy = bi[1] - bj[1]
+                dz = bi[2] - bj[2]
+                d2 = dx * dx + dy * dy + dz * dz
+                mag = dt / (d2 * math.sqrt(d2))
+                m = bj[6] * mag
+                bi[3] -= dx * m
+                bi[4] -= dy * m
+                bi[5] -= dz * m
+                m = bi[6] * mag
+                bj[3] += dx * m
+                bj[4] += dy * m
+                bj[5] += dz * m
+        for b in bodies:
+            b[0] += dt * b[3]
+            b[1] += dt * b[4]
+            b[2] += dt * b[5]
+    return round(sum(b[0] + b[1] + b[2] for b in bodies), 9)
+"""
+
 SPECTRAL = """
 def eval_a(i, j):
     return 1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)
@@ -365,6 +410,7 @@ class Kernel:
 KERNELS = [
     Kernel("numeric loop", NUMERIC, 1_650, 4),
     Kernel("n-body", NBODY, 30_000, 80),
+    Kernel("n-body items", NBODY_ITEMS, 25_000, 70),
     Kernel("spectral norm", SPECTRAL, 70, 1),
     Kernel("recursive fib", FIB, 1_050, 3),
     Kernel("dict and string", DICT_STRING, 1_500, 8),
