@@ -14,8 +14,6 @@ hands out an object whose public attributes would reopen a walk.
 
 from __future__ import annotations
 
-import _string
-import collections
 import operator
 import string
 import types
@@ -23,6 +21,7 @@ import typing
 
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
+from envloop.sandbox._format_guard import FormatGuards, GuardedFormatter, refused
 from envloop.sandbox.rules import ALLOWED_DUNDER_READS, DATA_MODEL_DUNDERS, NAMEDTUPLE_NAMES
 
 #: Largest sequence (items or characters) an in-place or ``*`` operator may build.
@@ -32,10 +31,6 @@ MAX_INT_BITS = 64_000_000
 
 _RAISE = object()
 _SEQUENCES = (str, bytes, bytearray, list, tuple)
-_STR_FORMAT = str.format
-_STR_FORMAT_MAP = str.format_map
-_USERSTRING_FORMAT = collections.UserString.format
-_USERSTRING_FORMAT_MAP = collections.UserString.format_map
 _TEXT_DUNDERS = frozenset({"__name__", "__qualname__", "__module__", "__doc__", "__version__"})
 _OWN_DUNDERS = frozenset({"__members__", "__slots__"})
 _LINK_DUNDERS = frozenset({"__annotations__", "__mro__", "__match_args__", "__wrapped__", "__cause__",
@@ -48,11 +43,6 @@ _IOPS: dict[str, typing.Callable[[typing.Any, typing.Any], typing.Any]] = {
     "|=": operator.ior, "^=": operator.ixor, "&=": operator.iand, "//=": operator.ifloordiv,
     "@=": operator.imatmul,
 }
-
-
-def refused(name: str, why: str = "") -> AttributeError:
-    """The one error every refused attribute raises (no ``obj`` attached: nothing to pick up)."""
-    return AttributeError(f'"{name}" is not accessible in the sandbox{why}')
 
 
 def check_growth(op: str, x: object, y: object) -> None:
@@ -167,24 +157,14 @@ def safe_type(obj: object) -> type:
     return cls
 
 
-def _plain_fields(fmt: str) -> bool:
-    """True when no replacement field (nor a nested spec) walks an attribute."""
-    for _literal, field, spec, _conv in _string.formatter_parser(fmt):
-        if field and "." in field:
-            return False
-        if spec and "{" in spec and not _plain_fields(spec):
-            return False
-    return True
-
-
-class Guards:
+class Guards(FormatGuards):
     """The runtime guards of one interpreter, closed over its ``own_classes``."""
 
     def __init__(self, own_classes: set[type], plain_own: set[type] | None = None) -> None:
         self.own = own_classes
         self.plain = plain_own if plain_own is not None else set()
         self._plain_cache: dict[str, bool] = {}
-        self.formatter = _GuardedFormatter(self.lookup)
+        self.formatter = GuardedFormatter(self.lookup)
 
     # -- ownership ----------------------------------------------------------
     def owns(self, obj: object) -> bool:
@@ -347,96 +327,6 @@ class Guards:
     def delattr(self, obj: typing.Any, name: str) -> None:
         """The ``delattr`` builtin with the same name policy as ``del obj.name``."""
         delattr(self._check_write_name(obj, name), name)
-
-    # -- str.format ---------------------------------------------------------
-    def _format_method(self, obj: typing.Any, name: str, value: typing.Any) -> typing.Any:
-        if value is _STR_FORMAT:
-            return self.str_format
-        if value is _STR_FORMAT_MAP:
-            return self.str_format_map
-        owner = getattr(value, "__self__", None) if type(value) is types.BuiltinMethodType else None
-        if isinstance(owner, str):
-            return self._bound_format(owner, name)
-        if isinstance(owner, string.Formatter):
-            raise refused(name, " (string.Formatter walks attributes unchecked)")
-        func = getattr(value, "__func__", value)
-        if func is _USERSTRING_FORMAT or func is _USERSTRING_FORMAT_MAP:
-            return self._userstring_format(getattr(value, "__self__", None), func is _USERSTRING_FORMAT)
-        return value
-
-    def _userstring_format(self, bound: typing.Any, plain: bool) -> typing.Callable[..., str]:
-        """``UserString.format`` calls ``self.data.format`` natively: route it through the guard."""
-        def format(*args: typing.Any, **kwargs: typing.Any) -> str:
-            this, rest = (bound, args) if bound is not None else (args[0], args[1:])
-            if plain:
-                return self.str_format(this.data, *rest, **kwargs)
-            return self.str_format_map(this.data, *rest)
-        return format
-
-    def _is_plain(self, fmt: str) -> bool:
-        cache = self._plain_cache
-        plain = cache.get(fmt)
-        if plain is None:
-            try:
-                plain = _plain_fields(fmt)
-            except (ValueError, TypeError):
-                plain = False
-            if len(cache) > 4096:
-                cache.clear()
-            cache[fmt] = plain
-        return plain
-
-    def str_format(self, fmt: str, /, *args: typing.Any, **kwargs: typing.Any) -> str:
-        """``str.format`` that walks attributes through :meth:`lookup`."""
-        if not isinstance(fmt, str):
-            raise TypeError("descriptor 'format' requires a 'str' object")
-        if type(fmt) is not str:  # a subclass could lie to the cache through __hash__/__eq__
-            fmt = str.__str__(fmt)
-        if self._is_plain(fmt):
-            return _STR_FORMAT(fmt, *args, **kwargs)
-        return self.formatter.vformat(fmt, args, kwargs)
-
-    def str_format_map(self, fmt: str, mapping: typing.Any, /) -> str:
-        """``str.format_map`` that walks attributes through :meth:`lookup`."""
-        if not isinstance(fmt, str):
-            raise TypeError("descriptor 'format_map' requires a 'str' object")
-        if type(fmt) is not str:
-            fmt = str.__str__(fmt)
-        if self._is_plain(fmt):
-            return _STR_FORMAT_MAP(fmt, mapping)
-        return self.formatter.vformat(fmt, (), mapping)
-
-    def _bound_format(self, fmt: str, name: str) -> typing.Callable[..., str]:
-        if name == "format":
-            def format(*args: typing.Any, **kwargs: typing.Any) -> str:
-                return self.str_format(fmt, *args, **kwargs)
-            return format
-
-        def format_map(mapping: typing.Any, /) -> str:
-            return self.str_format_map(fmt, mapping)
-        return format_map
-
-
-class _GuardedFormatter(string.Formatter):
-    """``string.Formatter`` whose field walk uses the sandbox's attribute policy.
-
-    Never handed to the sandbox (its public methods would be writable there).
-    """
-
-    def __init__(self, lookup: typing.Callable[[typing.Any, str], typing.Any]) -> None:
-        self._lookup = lookup
-
-    def get_field(self, field_name: str, args: typing.Sequence[typing.Any],
-                  kwargs: typing.Mapping[str, typing.Any]) -> tuple[typing.Any, typing.Any]:
-        first, rest = _string.formatter_field_name_split(field_name)
-        obj = self.get_value(first, args, kwargs)
-        for is_attr, key in rest:
-            obj = self._lookup(obj, key) if is_attr else obj[key]
-        return obj, first
-
-    def check_unused_args(self, used_args: typing.Any, args: typing.Any, kwargs: typing.Any) -> None:
-        """``str.format`` ignores unused arguments too."""
-
 
 def _clean_builtin(cls: type) -> bool:
     """A builtin type without ``_private`` attributes (object, dict, Exception ...)."""
