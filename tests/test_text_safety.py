@@ -150,3 +150,18 @@ def test_telegram_messages_spell_out_escapes_and_surrogates():
     (message,) = split_html(spans_from_markdown("result " + chr(0xDC00) + " \u202eevil"))
     message.encode("utf-8")  # Telegram's API gets text it can encode
     assert "\\udc00" in message and "\\u202e" in message
+
+
+def test_ask_with_surrogates_in_output_and_answer_finishes_its_turn(run_cli, tmp_path):
+    fence = "```"
+    reply = f"Printing.\n{fence}python\nprint(chr(0xd800))\nanswer('odd ' + chr(0xdc80) + chr(13) + 'import os')\n{fence}\n"
+    path = tmp_path / "replay.json"
+    path.write_text(json.dumps([reply]))
+    done = run_cli("ask", "--new", "--model", f"replay:{path}", "go")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "\\udc80" in done.stdout
+    log = run_cli("log", "--json")
+    assert log.returncode == 0 and '"running"' not in log.stdout, log.stdout
+    exported = run_cli("export", "--format", "py")
+    assert exported.returncode == 0, exported.stderr
+    assert "\r" not in exported.stdout and "\nimport os" not in exported.stdout
