@@ -71,8 +71,8 @@ def get_type_hints(obj: Any, globalns: Any = None, localns: Any = None, include_
     frame = _sandbox_frame()
     namespace = dict(frame.f_globals) if frame is not None else {"__builtins__": {}}
     for extra in (globalns, localns):
-        if isinstance(extra, dict):
-            namespace.update(extra)
+        if isinstance(extra, dict):  # never its own builtins: those hold the guards the policy calls
+            namespace.update({k: v for k, v in extra.items() if k != "__builtins__"})
     if isinstance(obj, type):
         layers = [vars(base).get("__annotations__", {}) for base in reversed(obj.__mro__)]
     else:
