@@ -255,8 +255,9 @@ PAYLOADS.update({
     "get_type_hints_class_forward_ref": "import typing\nclass A:\n    x: 'open(\"/etc/hostname\").read()'\n"
     "print('ESCAPED', typing.get_type_hints(A))",
     "get_type_hints_own_builtins": "import typing\ndef g(o, n):\n    return 'ESCAPED'\n"
-    "def f(x: 'f.__globals__'):\n    pass\n"
-    "h = typing.get_type_hints(f, globalns={'__builtins__': {'_getattr_': g}, 'f': f})\nprint(h['x'])",
+    "def f(x: 'f.__class__'):\n    pass\n"
+    "h = typing.get_type_hints(f, globalns={'__builtins__': {'_getattr_': g}, 'f': f})\nprint(h['x'])\n"
+    "raise RuntimeError('the guards stayed the sandbox ones')",
     "make_dataclass_getattribute_namespace": "import dataclasses\n"
     "D = dataclasses.make_dataclass('D', ['a'], namespace={'__getattribute__': print})\nprint('ESCAPED', D)",
     "make_dataclass_injected_field": "import dataclasses\n"
