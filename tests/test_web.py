@@ -217,8 +217,8 @@ def test_a_name_page_diffs_two_versions_and_unknown_names_are_404(client: TestCl
 class Server:
     """``envloop web`` in a subprocess, on a free port of 127.0.0.1."""
 
-    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.env = {**os.environ, "ENVLOOP_DB": str(tmp_path / "envloop.db"), **(env or {})}
+    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None, db: str | None = None) -> None:
+        self.env = {**os.environ, "ENVLOOP_DB": db or str(tmp_path / "envloop.db"), **(env or {})}
         self.log = (tmp_path / "web.log").open("w+")
         self.proc = subprocess.Popen([ENVLOOP, "web", "--port", "0", *args], env=self.env, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True)
@@ -247,8 +247,8 @@ class Server:
 def start_server(tmp_path: Path) -> Iterator[object]:
     servers: list[Server] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Server:
-        servers.append(Server(tmp_path, *args, env=env))
+    def start(*args: str, env: dict[str, str] | None = None, db: str | None = None) -> Server:
+        servers.append(Server(tmp_path, *args, env=env, db=db))
         return servers[-1]
 
     yield start
@@ -277,8 +277,9 @@ def test_a_configured_token_allows_another_address(start_server, tmp_path: Path)
 
 
 def test_a_real_server_needs_the_token_and_follows_a_turn_from_another_process(
-        start_server, tmp_path: Path) -> None:
-    server = start_server()
+        start_server, tmp_path: Path, db_url: str) -> None:
+    """On SQLite the page's stream polls; on PostgreSQL it is woken by LISTEN/NOTIFY."""
+    server = start_server(db=db_url)
     assert server.root.startswith("http://127.0.0.1:")
     env = server.env
     subprocess.run([ENVLOOP, "run", "seed = 1", "--new"], env=env, check=True, capture_output=True)
