@@ -167,6 +167,15 @@ def test_live_events_show_terminal_escapes_and_lone_surrogates_as_text(envloop: 
     assert "a \\ud800 b ␛[31mred␛[0m \\u202eevil &lt;b onmouseover=x&gt;" in html
 
 
+def test_a_huge_output_is_folded_on_the_page(client: TestClient, envloop: Envloop) -> None:
+    cid = envloop.run_code("print('head' + 'x' * 50_000 + 'tail')", new=True).conversation_id
+    _login(client)
+    page = client.get(f"/c/{cid}").text
+    assert "headxxx" in page and "xxxtail" in page
+    assert "30,009 characters not shown" in page  # 50,009 printed (with the newline), 20,000 shown
+    assert len(page) < 40_000
+
+
 def test_undo_and_redo_from_the_page(client: TestClient, envloop: Envloop) -> None:
     cid = envloop.run_code("x = 1", new=True).conversation_id
     envloop.run_code("x = 2", conversation_id=cid)

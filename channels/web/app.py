@@ -34,7 +34,7 @@ from envloop.channels.web import changes
 from envloop.channels.web.lineage import build_lineage
 from envloop.channels.web.live import Run, Runner
 from envloop.channels.web.security import Guard
-from envloop.channels.web.text import diff_rows, human_size, scrub
+from envloop.channels.web.text import diff_rows, fold, human_size, scrub
 from envloop.conversation import Envloop, Event
 from envloop.errors import EnvloopError, NotFoundError
 
@@ -50,6 +50,7 @@ def _templates() -> jinja2.Environment:
                              finalize=scrub, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters["size"] = human_size
+    env.filters["fold"] = fold
     env.filters["scrub"] = scrub
     return env
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["diff_rows", "human_size", "scrub"]
+__all__ = ["diff_rows", "fold", "human_size", "scrub"]
+
+FOLD_CHARS = 20_000  # outputs longer than this show their head and tail (the page stays responsive)
 
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
@@ -61,3 +63,13 @@ def diff_rows(old: str, new: str, *, context: int = 3) -> list[tuple[str, str]]:
         kind = {"@": "hunk", "-": "del", "+": "add"}.get(line[:1], "same")
         rows.append((kind, line))
     return rows
+
+
+def fold(text: str | None, limit: int = FOLD_CHARS) -> str:
+    """A long output as its head and tail with a note of what is left out (all of it is in the database)."""
+    if text is None:
+        return ""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 4, limit // 4
+    return f"{text[:head]}\n… {len(text) - head - tail:,} characters not shown …\n{text[-tail:]}"
