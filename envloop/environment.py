@@ -191,7 +191,8 @@ class Environment:
                 logger.warning("could not restore %s: %s", failure["name"], failure["error"])
         self._synced_id = newest or 0
         if items:
-            self._record_lost(report.get("failed", []))
+            stored_lost = {i["name"] for i in items if i.get("lost_reason")}  # lost when its block ran
+            self._record_lost([f for f in report.get("failed", []) if f.get("name") not in stored_lost])
 
     def _record_lost(self, failures: list[dict[str, Any]]) -> None:
         """A name a restore could not rebuild gets a new version marked lost, with the reason.

@@ -207,6 +207,9 @@ same_fn = counter
 creations = []
 creations.append("made")
 zombie = 1; zf = lambda: 2
+sqrt_ref = math.sqrt
+lib_refs = {"dumps": json.dumps, "od": OrderedDict, "err": json.JSONDecodeError}
+upper = str.upper
 random.seed(1234)
 first_draw = random.random()
 gen = random.Random(99)
@@ -301,6 +304,8 @@ for label, thunk in [
     ("random", lambda: (first_draw, second_draw, random.random())),
     ("random instance", lambda: (gen_draw, gen.random())),
     ("modules", lambda: (math.sqrt(16), json.dumps({"a": 1}))),
+    ("library refs", lambda: (sqrt_ref(9), lib_refs["dumps"]([1]), lib_refs["od"] is OrderedDict,
+                              lib_refs["err"] is json.JSONDecodeError, upper("a"))),
 ]:
     record_fact(label, thunk)
 for line in facts:

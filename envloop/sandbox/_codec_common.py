@@ -126,9 +126,11 @@ def foreign(t: type) -> Reject:
     """Why an object of a type the codec does not store is refused, and which kind it is."""
     tid = id(t)
     if tid in _FUNCTION_TYPES:
-        return Reject("functions are kept as the source of the statement that made them, not as data", "function")
+        why = "only functions written in this conversation, and library functions its imports give, can be stored"
+        return Reject(f"{type_label(t)} objects cannot be stored: {why}", "function")
     if any(c is type for c in class_mro(t)):
-        return Reject("classes are kept as the source of the statement that made them, not as data", "class")
+        why = "only classes of this conversation, and library classes its imports give, can be stored"
+        return Reject(f"this class cannot be stored: {why}", "class")
     if tid == id(types.ModuleType):
         return Reject("modules are kept as their import statement, not as data", "module")
     if tid in _GENERATOR_TYPES:

@@ -315,4 +315,5 @@ _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {
     "fn": Decoder._def,
     "bi": Decoder._def,
     "cref": Decoder._def,
+    "mref": Decoder._def,
 }

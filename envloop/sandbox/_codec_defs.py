@@ -20,7 +20,9 @@ A function is numbered when started (like a list) and its new cells right
 after it, so a nested recursive helper (whose cell holds itself) and closures
 sharing a cell come back exactly. ``["cref", qualname]`` is a class of the
 conversation (found by name when decoding); ``["bi", name]`` is a builtin the
-sandbox hands out (``ValueError``, ``len``, an extension stub).
+sandbox hands out (``ValueError``, ``len``, an extension stub); ``["mref", module,
+qualname]`` a library function or class its imports hand out (``math.sqrt``,
+``collections.OrderedDict``), found again through the sandbox's own import.
 
 The codec reaches this module through :func:`active`, which the worker's
 snapshotter enters around its encode and decode calls; without it, functions
@@ -40,9 +42,11 @@ from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
 
 __all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
 
-DEF_TAGS = frozenset({"fn", "bi", "cref", "rng"})  # the tags previews render here
+DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng"})  # the tags previews render here
 FN_HEAD = 8
 _func_dict = types.FunctionType.__dict__["__dict__"].__get__
+_type_module = type.__dict__["__module__"].__get__  # a class's module, past any metaclass
+_DESCRIPTORS = (types.MethodDescriptorType, types.WrapperDescriptorType, types.ClassMethodDescriptorType)
 _Compile = Callable[[str], "tuple[types.CodeType | None, types.CodeType | None, Any]"]
 
 
@@ -174,6 +178,46 @@ class Defs:
         self.builtins = builtins
         self.index = index
         self._builtin_names: dict[int, str] | None = None
+        self._modules: dict[tuple[str, str], Any] = {}
+
+    def module_ref(self, x: Any) -> tuple[str, str] | None:
+        """(module, qualname) of a library function or class the sandbox's imports hand out, else None.
+
+        Checked by identity: importing ``module`` through the sandbox and following
+        ``qualname`` must give ``x`` itself, so only what code could import is referred to.
+        """
+        t = type(x)
+        if t is types.FunctionType or t is types.BuiltinFunctionType:
+            module, qualname = getattr(x, "__module__", None), getattr(x, "__qualname__", None)
+        elif isinstance(x, type):
+            module, qualname = _type_module(x), class_qualname(x)
+        else:
+            return None
+        if type(module) is not str or type(qualname) is not str or module in ("__main__", "builtins"):
+            return None
+        parts = module.split(".")
+        for end in range(len(parts), 0, -1):  # json.decoder.JSONDecodeError is json.JSONDecodeError here
+            try:
+                if self.resolve(".".join(parts[:end]), qualname) is x:
+                    return ".".join(parts[:end]), qualname
+            except DecodeError:
+                continue
+        return None
+
+    def resolve(self, module: str, qualname: str) -> Any:
+        """What ``from module import ...`` and attribute steps along ``qualname`` give in this sandbox."""
+        key = (module, qualname)
+        if key in self._modules:
+            return self._modules[key]
+        importer = self.builtins.get("__import__")
+        try:
+            found = importer(module, None, None, (qualname.split(".")[0],), 0)  # type: ignore[misc]
+            for part in qualname.split("."):
+                found = getattr(found, part)
+        except Exception:
+            raise DecodeError(f"{module}.{qualname} is not available in this sandbox") from None
+        self._modules[key] = found
+        return found
 
     def builtin_name(self, x: object) -> str | None:
         names = self._builtin_names
@@ -211,13 +255,20 @@ def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
     defs = current()
     if defs is None:
         return None
-    if t is types.FunctionType:
+    if t is types.FunctionType and x.__globals__ is defs.namespace:
         return _function(enc, defs, x)
     if id(x) in own:
         return ["cref", class_qualname(x)]
     name = defs.builtin_name(x)
     if name is not None:
         return ["bi", name]
+    if t in _DESCRIPTORS:  # str.upper, dict.get: a builtin class's method, by the class's name
+        owner = defs.builtin_name(x.__objclass__)
+        if owner is not None and getattr(defs.builtins[owner], x.__name__, None) is x:
+            return ["bi", f"{owner}.{x.__name__}"]
+    ref = defs.module_ref(x)
+    if ref is not None:
+        return ["mref", *ref]
     return None
 
 
@@ -255,11 +306,14 @@ def start_def(dec: Any, node: list[Any]) -> Any:
         raise DecodeError("this value holds functions or classes; it can only be rebuilt in a worker")
     tag = node[0]
     if tag == "bi":
-        if node[1] not in defs.builtins:
+        first, _, method = str(node[1]).partition(".")
+        if first not in defs.builtins or (method and not hasattr(defs.builtins[first], method)):
             raise DecodeError(f"{node[1]!r} is not available in this sandbox")
-        return defs.builtins[node[1]]
+        return getattr(defs.builtins[first], method) if method else defs.builtins[first]
     if tag == "cref":
         return dec._class(node[1])
+    if tag == "mref":
+        return defs.resolve(node[1], node[2])
     statement, qualname, line, nth, _name, _qualname, spec = node[1:FN_HEAD]
     code = defs.index.find(statement, qualname, line, nth)
     if len(spec) != len(code.co_freevars):
@@ -304,4 +358,6 @@ def preview_def(node: list[Any]) -> str:
         return f"<class {node[1]}>"
     if node[0] == "rng":
         return "<random.Random>"
+    if node[0] == "mref":
+        return f"{node[1]}.{node[2]}"
     return str(node[1])
