@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from envloop.store.db import insert_missing
 from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion
@@ -100,17 +100,21 @@ def latest_numbers(session: Session, conversation_id: int, names: Iterable[str])
     names = list(set(names))
     if not names:
         return {}
+    # A correlated max over the (conversation, name, version) index: one index probe per row on
+    # SQLite and PostgreSQL alike, whatever the planner's statistics (a fresh PostgreSQL table
+    # has none, and a join against a grouped subquery then loops over every version).
+    older = aliased(DefinitionVersion)
     newest = (
-        select(DefinitionVersion.name, func.max(DefinitionVersion.version).label("v"))
-        .where(DefinitionVersion.conversation_id == conversation_id, DefinitionVersion.name.in_(names))
-        .group_by(DefinitionVersion.name)
-        .subquery()
+        select(func.max(older.version))
+        .where(older.conversation_id == DefinitionVersion.conversation_id, older.name == DefinitionVersion.name)
+        .scalar_subquery()
     )
     rows = session.execute(
-        select(DefinitionVersion.name, DefinitionVersion.id, DefinitionVersion.version).join(
-            newest,
-            (DefinitionVersion.name == newest.c.name) & (DefinitionVersion.version == newest.c.v),
-        ).where(DefinitionVersion.conversation_id == conversation_id)
+        select(DefinitionVersion.name, DefinitionVersion.id, DefinitionVersion.version).where(
+            DefinitionVersion.conversation_id == conversation_id,
+            DefinitionVersion.name.in_(names),
+            DefinitionVersion.version == newest,
+        )
     )
     return {name: (vid, number) for name, vid, number in rows}
 
