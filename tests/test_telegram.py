@@ -254,8 +254,10 @@ def test_two_chats_run_at_the_same_time(fake: Any, start_bot: Callable[..., BotP
     start_bot("--model", write_replay(tmp_path / "r.json", slow, slow))
     fake.send_text(ALICE, ALICE, "slow one")
     fake.send_text(BOB, BOB, "slow two")
-    for chat in (ALICE, BOB):
-        answer_in(fake, chat, "finished")
+    for chat in (ALICE, BOB):  # the answer itself (the status message also shows the reply while it streams)
+        fake.wait_for(lambda chat=chat: [c for c in fake.calls_to("sendMessage") if int(c.params["chat_id"]) == chat
+                                         and "finished" in c.params["text"]] or None, timeout=60.0,
+                      what=f"the answer in chat {chat}")
     sends = fake.calls_to("sendMessage")
     first_answer = min(c.seq for c in sends if "finished" in c.params["text"])
     statuses = [c for c in sends if "Working" in c.params["text"]]

@@ -22,7 +22,7 @@ from envloop.channels.chat import commands
 from envloop.channels.chat.live import Follower, above_prompt
 from envloop.channels.chat.render import View, make_console
 from envloop.channels.chat.runner import Foreground
-from envloop.conversation import Envloop, RunReport, TurnResult
+from envloop.conversation import Envloop, Event, RunReport, TurnResult
 from envloop.errors import EnvloopError, ModelNotConfigured
 
 __all__ = ["ChatApp", "open_chat"]
@@ -55,6 +55,10 @@ class ChatApp:
         self.foreground = Foreground(view, confirm or (lambda question: False))
         # Direct runs (! lines) ask through the same loop; environments pick this up when they start.
         app.approve = self.foreground.approve
+        # A ! line or a rollback waiting for another process's turn says so: through the loop while
+        # work runs in its thread, else directly (commands run on this thread).
+        app.on_wait = lambda info: (self.foreground.post(Event("waiting", info)) if self.foreground.pumping
+                                    else view.notice(info["message"]))
         self.refresh_names()
 
     # -- state -------------------------------------------------------------------

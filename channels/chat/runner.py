@@ -51,6 +51,11 @@ class Foreground:
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._pumping = False
 
+    @property
+    def pumping(self) -> bool:
+        """True while work runs in its thread and this loop renders what it posts."""
+        return self._pumping
+
     # -- called from the worker thread --------------------------------------------
 
     def post(self, event: Event) -> None:
