@@ -40,6 +40,7 @@ if not Path(CHROMIUM).exists():
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = sync_api.expect
+expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine starts sandboxes slowly; a pass is still quick
 
 pytestmark = pytest.mark.slow
 
