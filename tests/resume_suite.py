@@ -210,6 +210,10 @@ zombie = 1; zf = lambda: 2
 sqrt_ref = math.sqrt
 lib_refs = {"dumps": json.dumps, "od": OrderedDict, "err": json.JSONDecodeError}
 upper = str.upper
+bag = []
+bag_push = bag.append
+rex_speak = rex.speak
+make_item = Animal.reg
 random.seed(1234)
 first_draw = random.random()
 gen = random.Random(99)
@@ -218,6 +222,7 @@ gen.random()
 
 MUTATE = r'''
 counter()
+bag_push("one")
 putter(42)
 alias.append(3)
 row["id"] = 100
@@ -304,6 +309,7 @@ for label, thunk in [
     ("random", lambda: (first_draw, second_draw, random.random())),
     ("random instance", lambda: (gen_draw, gen.random())),
     ("modules", lambda: (math.sqrt(16), json.dumps({"a": 1}))),
+    ("bound methods", lambda: (bag, rex_speak(), bag_push(2), bag, make_item("m"), Animal.registry[-1])),
     ("library refs", lambda: (sqrt_ref(9), lib_refs["dumps"]([1]), lib_refs["od"] is OrderedDict,
                               lib_refs["err"] is json.JSONDecodeError, upper("a"))),
 ]:

@@ -30,7 +30,7 @@ from envloop.sandbox._codec_common import (
     class_namespace,
     layout_of,
 )
-from envloop.sandbox._codec_defs import FN_HEAD, finish_function, start_def
+from envloop.sandbox._codec_defs import FN_HEAD, finish_function, finish_method, start_def
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
     f.__name__: f
@@ -244,13 +244,15 @@ class Decoder:
             obj = self._finish_container_object(frame)
         elif tag == "fn":
             finish_function(obj, frame.node, items)  # type: ignore[arg-type]
+        elif tag in ("bm", "bbm"):
+            obj = finish_method(frame.node, items)
         elif tag == "t":
             obj = tuple(items)
         elif tag == "f":
             obj = frozenset(items)
         if frame.override is not None:
             return self._memo[frame.override]
-        if tag in ("t", "f") or (tag == "O" and frame.node[2] in ("t", "f")):
+        if tag in ("t", "f", "bm", "bbm") or (tag == "O" and frame.node[2] in ("t", "f")):
             self._memo.append(obj)
         return obj
 
@@ -316,4 +318,6 @@ _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {
     "bi": Decoder._def,
     "cref": Decoder._def,
     "mref": Decoder._def,
+    "bm": lambda d, n: d._immutable(n),
+    "bbm": lambda d, n: d._immutable(n, head=2),
 }

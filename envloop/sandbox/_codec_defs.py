@@ -42,11 +42,13 @@ from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
 
 __all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
 
-DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng"})  # the tags previews render here
+DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm"})  # the tags previews render here
 FN_HEAD = 8
 _func_dict = types.FunctionType.__dict__["__dict__"].__get__
 _type_module = type.__dict__["__module__"].__get__  # a class's module, past any metaclass
 _DESCRIPTORS = (types.MethodDescriptorType, types.WrapperDescriptorType, types.ClassMethodDescriptorType)
+#: Builtin containers whose bound methods (``xs.append``) are stored as the object plus the name.
+_BOUND_OWNERS = frozenset({list, dict, set, frozenset, tuple, str, bytes, bytearray})
 _Compile = Callable[[str], "tuple[types.CodeType | None, types.CodeType | None, Any]"]
 
 
@@ -263,9 +265,13 @@ def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
     if name is not None:
         return ["bi", name]
     if t in _DESCRIPTORS:  # str.upper, dict.get: a builtin class's method, by the class's name
-        owner = defs.builtin_name(x.__objclass__)
-        if owner is not None and getattr(defs.builtins[owner], x.__name__, None) is x:
-            return ["bi", f"{owner}.{x.__name__}"]
+        owner, method = defs.builtin_name(x.__objclass__), getattr(x, "__name__", "")
+        if owner is not None and getattr(defs.builtins[owner], method, None) is x:
+            return ["bi", f"{owner}.{method}"]
+    if t is types.MethodType and type(x.__func__) is types.FunctionType:  # obj.method, Class.classmethod
+        return enc._frame(x, ["bm"], iter((x.__self__, x.__func__)), post=True)
+    if t is types.BuiltinMethodType and type(x.__self__) in _BOUND_OWNERS:  # xs.append, d.get
+        return enc._frame(x, ["bbm", x.__name__], iter((x.__self__,)), post=True)
     ref = defs.module_ref(x)
     if ref is not None:
         return ["mref", *ref]
@@ -351,6 +357,15 @@ def finish_function(fn: types.FunctionType, node: list[Any], items: list[Any]) -
         fn.__dict__ = attrs
 
 
+def finish_method(node: list[Any], items: list[Any]) -> object:
+    """A bound method from its decoded parts (``bm``: self and function; ``bbm``: self and a name)."""
+    if node[0] == "bm":
+        return types.MethodType(items[1], items[0])
+    if type(items[0]) not in _BOUND_OWNERS:
+        raise DecodeError("a stored bound method belongs to an object it cannot be taken from")
+    return getattr(items[0], node[1])
+
+
 def preview_def(node: list[Any]) -> str:
     if node[0] == "fn":
         return f"<function {node[6]}>"
@@ -360,4 +375,6 @@ def preview_def(node: list[Any]) -> str:
         return "<random.Random>"
     if node[0] == "mref":
         return f"{node[1]}.{node[2]}"
+    if node[0] in ("bm", "bbm"):
+        return "<bound method>"
     return str(node[1])

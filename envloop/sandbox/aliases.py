@@ -38,6 +38,7 @@ _SEQUENCES = frozenset({list, tuple, set, frozenset, collections.deque})
 _MAPPINGS = frozenset({dict, collections.OrderedDict, collections.Counter, collections.defaultdict})
 _SHAREABLE_LEAVES = frozenset({bytearray})
 _TEXT = frozenset({str, bytes})
+_METHOD_OWNERS = frozenset({list, dict, set, bytearray, collections.deque})
 
 
 def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
@@ -63,6 +64,9 @@ def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
                 stack.extend(dict.values(x))
         elif t is types.FunctionType:
             stack.extend(_function_parts(x))
+        elif t is types.MethodType or t is types.BuiltinMethodType:  # acc.add, xs.append: their object
+            stack.append(x.__self__)
+            stack.append(getattr(x, "__func__", None))
         elif t is types.CellType:
             try:
                 stack.append(x.cell_contents)
@@ -192,6 +196,8 @@ def _groupable(value: object) -> bool:
     """Plain containers, functions and the conversation's own instances; never classes, modules or library objects."""
     t = type(value)
     if t in _SEQUENCES or t in _MAPPINGS or t is types.FunctionType or t is bytearray:
+        return True
+    if t is types.MethodType or (t is types.BuiltinMethodType and type(value.__self__) in _METHOD_OWNERS):  # type: ignore[attr-defined]
         return True
     if t is str or t is bytes:
         return len(value) >= SHARE_MIN  # type: ignore[arg-type]
