@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,15 +181,22 @@ def test_ctrl_c_stops_a_stream_mid_reply(server, env, tmp_path: Path) -> None:
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[=>]|[@-Z\\-_])")
 
 
-def test_the_chat_shows_the_reply_while_it_streams(server, env, tmp_path: Path) -> None:
+def _chat(env: dict[str, str], tmp_path: Path) -> Any:
+    import pexpect
+
+    chat_env = {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "LANG": "C.UTF-8", "TERM": "xterm",
+                "PROMPT_TOOLKIT_NO_CPR": "1"}
+    return pexpect.spawn(ENVLOOP, ["chat"], env=chat_env, cwd=str(tmp_path), dimensions=(40, 100),
+                         encoding="utf-8", codec_errors="replace", timeout=WAIT)
+
+
+@pytest.mark.parametrize("interrupt", [False, True])
+def test_the_chat_shows_the_reply_while_it_streams(server, env, tmp_path: Path, interrupt: bool) -> None:
     import pexpect
 
     words = "Thinking aloud: alpha beta gamma delta epsilon zeta eta theta iota kappa."
     (reply,) = server.script(Reply(words, hold_after=3))
-    chat_env = {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "LANG": "C.UTF-8", "TERM": "xterm",
-                "PROMPT_TOOLKIT_NO_CPR": "1"}
-    child = pexpect.spawn(ENVLOOP, ["chat"], env=chat_env, cwd=str(tmp_path), dimensions=(40, 100),
-                          encoding="utf-8", codec_errors="replace", timeout=WAIT)
+    child = _chat(env, tmp_path)
     screen = ""
 
     def wait_for(needle: str) -> None:
@@ -206,8 +214,12 @@ def test_the_chat_shows_the_reply_while_it_streams(server, env, tmp_path: Path) 
         child.send("Think aloud, please\r")
         wait_for("gamma delta")  # on screen while the server holds back the rest of the reply
         assert "kappa" not in _ESCAPES.sub("", screen)
-        reply.release()
-        wait_for("kappa.")
+        if interrupt:  # Ctrl-C mid-reply: the turn stops at once, the server still holding the rest
+            child.send("\x03")
+            wait_for("Turn cancelled")
+        else:
+            reply.release()
+            wait_for("kappa.")
         wait_for("envloop 1>")
         child.send("\x04")
         child.expect(pexpect.EOF)
