@@ -25,6 +25,7 @@ from envloop.engine import Event, Turn, TurnResult
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import NotFoundError
 from envloop.instructions import InstructionsApi
+from envloop.recompute import RecomputePlan, plan_recompute, refresh_unchanged
 from envloop.records import ConversationInfo, Records, conversation_info
 from envloop.store.db import Database, default_db_path, open_database
 from envloop.store.models import Conversation, Query, utcnow
@@ -249,14 +250,15 @@ class Envloop(Records, InstructionsApi):
         return True
 
     def run_code(
-        self, code: str, *, conversation_id: int | None = None, new: bool = False, timeout: float | None = None
+        self, code: str, *, conversation_id: int | None = None, new: bool = False, timeout: float | None = None,
+        kind: str = "run", text: str | None = None,
     ) -> RunReport:
-        """Run a block directly (author: user) as a turn of kind "run"."""
+        """Run a block directly (author: user) as a turn of kind "run" (or ``kind``, e.g. "recompute")."""
         cid = self.create_conversation(title=_title(code)).id if new else self.resolve(conversation_id)
         env = self.environment(cid)
         with holding(env.lock, on_wait=self.on_wait):
             with self.database.session(write=True) as session:
-                query = timeline.new_query(session, cid, kind="run", text=code)
+                query = timeline.new_query(session, cid, kind=kind, text=text or code)
                 query_id, position = query.id, query.position
             try:
                 outcome = env.run_block(
@@ -292,6 +294,28 @@ class Envloop(Records, InstructionsApi):
     def redo(self, conversation_id: int | None = None) -> timeline.TimelineChange:
         """Re-apply the turn the latest undo took back."""
         return self._rewrite(conversation_id, timeline.redo)
+
+    def plan_recompute(self, name: str | None = None, conversation_id: int | None = None) -> RecomputePlan:
+        """What ``recompute`` would run for NAME (or every stale name), and which calls have effects."""
+        cid = self.resolve(conversation_id)
+        effectful = {n for n, f in self.extensions.functions.items() if f.effect != "read"}
+        with self.database.session() as session:
+            return plan_recompute(session, cid, name, effectful)
+
+    def recompute(self, plan: RecomputePlan, conversation_id: int | None = None) -> RunReport:
+        """Run a recompute plan as one new turn (undoable like any other)."""
+        header = f"# recompute {', '.join(plan.names)}"
+        report = self.run_code(plan.code, conversation_id=conversation_id, kind="recompute",
+                               text=f"{header}\n{plan.code}")
+        outcome = report.outcome
+        unchanged = set(plan.names) - {name for name, _, _ in outcome.changed}
+        if outcome.result.ok and unchanged:
+            env = self.environment(report.conversation_id)
+            with env.lock, self.database.session(write=True) as session:
+                rows = refresh_unchanged(session, report.conversation_id, outcome.block_id, plan.code, unchanged)
+                outcome.changed += [(row.name, row.version, row.kind) for row in rows]
+                env.note_written([row.id for row in rows])
+        return report
 
     def use(self, conversation_id: int) -> ConversationInfo:
         """Make ``conversation_id`` the current one (the default of every command): mark it active now."""

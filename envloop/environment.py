@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from envloop import instructions
 from envloop.errors import SandboxError
 from envloop.limits import Limits, human
+from envloop.provenance import assign_read_sets
 from envloop.sandbox import RunResult, Sandbox
 from envloop.store.chunks import SpoolChunkStore
 from envloop.store.db import Database
@@ -237,6 +238,10 @@ class Environment:
         if (newest or 0) > self._synced_id:
             self._restore(after_id=self._synced_id)
 
+    def note_written(self, version_ids: Sequence[int]) -> None:
+        """Versions this process wrote for values the worker already holds (a recompute's refresh)."""
+        self._synced_id = max([self._synced_id, *version_ids])
+
     # -- running blocks ---------------------------------------------------------
 
     def run_block(
@@ -298,13 +303,13 @@ class Environment:
             )
             session.add(block)
             session.flush()
-            outcome = self._persist(session, block.id, result)
+            outcome = self._persist(session, block.id, result, source)
             self.lock.confirm(session)  # still ours (a lease can lapse, a server restart drop it)
             if finish is not None:
                 finish(session, outcome)
         return outcome
 
-    def _persist(self, session: Any, block_id: int, result: RunResult) -> BlockOutcome:
+    def _persist(self, session: Any, block_id: int, result: RunResult, source: str) -> BlockOutcome:
         reads = {n for n in result.read if not n.startswith("_")}
         numbers = latest_numbers(session, self.conversation_id, reads | {c["name"] for c in result.changes})
         read_ids = [numbers[n][0] for n in sorted(reads) if n in numbers]
@@ -322,6 +327,7 @@ class Environment:
             numbers=numbers,
             read_set_id=read_set,
         )
+        assign_read_sets(session, self.conversation_id, block_id, source, rows, numbers, self._artifact_reads)
         outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows], not_stored=not_stored)
         for save in self._pending_saves:
             art = write_artifact(

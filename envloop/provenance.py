@@ -16,18 +16,28 @@ The analysis is over the source (nothing runs) and errs towards listing a
 read: a function named in a statement is taken as called. Definition-time
 reads of a ``def`` are its decorators and defaults; its body's reads belong to
 the statements that call it.
+
+:func:`assign_read_sets` stores the result: each version the block wrote
+points at one read set (``store/provenance.py``) of the versions its making
+statements read, shared by the names the same statements made.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from envloop.making import writes_name
 from envloop.sandbox.names import analyse_names
+from envloop.store.models import DefinitionVersion
+from envloop.store.provenance import write_read_set
+from envloop.store.versions import latest_numbers
 
-__all__ = ["Seen", "version_reads"]
+__all__ = ["Seen", "assign_read_sets", "version_reads"]
 
 Seen = Literal["old", "new"]
 
@@ -59,7 +69,9 @@ def version_reads(
     result: dict[str, dict[str, Seen]] = {}
     for name in written:
         making = [i for i, stmt in enumerate(body) if writes_name(stmt, name)]
-        if not making:  # changed through a function: every statement that could have done it
+        if not making:  # changed through a function or an alias: the statements that reach it
+            making = [i for i, reads in enumerate(reads_per_statement) if name in reads]
+        if not making:
             making = [i for i, reads in enumerate(reads_per_statement) if reads]
         seen: dict[str, Seen] = {}
         for index in making:
@@ -135,3 +147,56 @@ class _Bodies:
                     found.add(read)
                     todo.append(read)
         return found
+
+
+def assign_read_sets(
+    session: Session,
+    conversation_id: int,
+    block_id: int,
+    block_source: str,
+    rows: Sequence[DefinitionVersion],
+    before: Mapping[str, tuple[int, int]],
+    artifact_ids: Sequence[int] = (),
+) -> None:
+    """Point each version the block wrote at the read set of the statements that made it.
+
+    ``before`` maps names to (id, number) of their newest version before the
+    block (``latest_numbers``). Names made by the same statements share one
+    read set, so a block whose one call changed N names stores one set.
+    """
+    if not rows:
+        return
+    new_ids = {row.name: row.id for row in rows}
+    per_name = version_reads(block_source, list(new_ids), _function_sources(session, conversation_id, block_id))
+    needed = {read for reads in per_name.values() for read in reads}
+    missing = needed - set(before) - set(new_ids)  # read only inside called functions' bodies
+    if missing:
+        before = {**before, **latest_numbers(session, conversation_id, missing)}
+    shared: dict[tuple[int, ...], int | None] = {}
+    for row in rows:
+        ids = []
+        for read, seen in per_name.get(row.name, {}).items():
+            if seen == "new" and read in new_ids and read != row.name:
+                ids.append(new_ids[read])
+            elif read in before:
+                ids.append(before[read][0])
+        key = tuple(sorted(set(ids)))
+        if key not in shared:
+            shared[key] = write_read_set(session, conversation_id, key, artifact_ids)
+        row.read_set_id = shared[key]
+
+
+def _function_sources(session: Session, conversation_id: int, block_id: int) -> dict[str, str]:
+    """Source of the newest earlier version of every function and class: what calls into them read."""
+    newest = (
+        select(DefinitionVersion.name, func.max(DefinitionVersion.id).label("id"))
+        .where(DefinitionVersion.conversation_id == conversation_id, DefinitionVersion.block_id != block_id)
+        .group_by(DefinitionVersion.name)
+        .subquery()
+    )
+    found = session.execute(
+        select(DefinitionVersion.name, DefinitionVersion.source)
+        .join(newest, DefinitionVersion.id == newest.c.id)
+        .where(DefinitionVersion.kind.in_(("function", "class")), DefinitionVersion.source.is_not(None))
+    )
+    return {name: source for name, source in found if source}

@@ -11,23 +11,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from envloop import timeline
 from envloop.errors import NotFoundError
 from envloop.instructions import current as current_instructions
+from envloop.stale import Stale, stale_names
 from envloop.store import history as store_history
 from envloop.store.db import Database
 from envloop.store.models import (
     ArtifactVersion,
     Blob,
     Conversation,
-    DefinitionVersion,
     Iteration,
-    ProvenanceEdge,
     Query,
 )
-from envloop.store.versions import latest_artifacts, latest_versions, version_counts
+from envloop.store.versions import latest_artifacts, version_counts
 
 if TYPE_CHECKING:
     from envloop.export import ConversationView
@@ -103,9 +101,15 @@ class Records:
             ]
 
     def vars(self, conversation_id: int | None = None) -> list[store_history.VarEntry]:
+        """The var index, each stale name marked with why (envloop.stale)."""
         cid = self.resolve(conversation_id)
         with self.database.session() as session:
-            return store_history.var_index(session, cid)
+            entries = store_history.var_index(session, cid)
+            stale = stale_names(session, cid)
+        for entry in entries:
+            if entry.name in stale:
+                entry.stale = stale[entry.name].reason
+        return entries
 
     def history(self, name: str, conversation_id: int | None = None) -> list[store_history.VersionInfo]:
         cid = self.resolve(conversation_id)
@@ -125,33 +129,11 @@ class Records:
         with self.database.session() as session:
             return store_history.why(session, cid, name, version)
 
-    def stale(self, conversation_id: int | None = None) -> dict[str, list[str]]:
-        """Names whose newest version was computed from a version of another name that has since changed.
-
-        ``{name: ["tax_rate v1 (now v2)", ...]}``: such a value may no longer
-        match its inputs (re-run what made it, or roll the input back).
-        """
+    def stale(self, conversation_id: int | None = None) -> dict[str, Stale]:
+        """Names derived from versions that have since been superseded, with why (envloop.stale)."""
         cid = self.resolve(conversation_id)
         with self.database.session() as session:
-            newest = {row.name: row for row in latest_versions(session, cid)}
-            current = {row.id: name for name, row in newest.items() if row.kind != "deleted"}
-            writer, read = aliased(DefinitionVersion), aliased(DefinitionVersion)
-            rows = session.execute(
-                select(ProvenanceEdge.definition_version_id, read.name, read.version)
-                .join(writer, ProvenanceEdge.definition_version_id == writer.id)
-                .join(read, ProvenanceEdge.read_definition_version_id == read.id)
-                .where(writer.conversation_id == cid)
-                .order_by(read.name)
-            ).all()
-        stale: dict[str, list[str]] = {}
-        for version_id, read_name, read_version in rows:
-            name = current.get(version_id) if version_id is not None else None
-            if name is None or read_name == name or read_name not in newest:
-                continue
-            now = newest[read_name].version
-            if read_version < now:
-                stale.setdefault(name, []).append(f"{read_name} v{read_version} (now v{now})")
-        return stale
+            return stale_names(session, cid)
 
     def transcript(self, conversation_id: int | None = None) -> ConversationView:
         """The conversation's turns, iterations and blocks as plain views (one consistent read)."""

@@ -58,7 +58,8 @@ def _system_turn(session: Session, conversation_id: int, kind: str, text: str) -
     return query, block
 
 
-def _copy(row: DefinitionVersion, *, conversation_id: int, version: int, block_id: int) -> DefinitionVersion:
+def copy_version(row: DefinitionVersion, *, conversation_id: int, version: int, block_id: int) -> DefinitionVersion:
+    """A new version with ``row``'s content (``rolled_back_from_id`` pointing at it)."""
     return DefinitionVersion(
         conversation_id=conversation_id,
         name=row.name,
@@ -89,7 +90,7 @@ def rollback(session: Session, conversation_id: int, name: str, version: int) ->
     old = version_row(session, conversation_id, name, version)
     newest = _newest_number(session, conversation_id, name)
     query, block = _system_turn(session, conversation_id, "rollback", f"rollback {name} to v{version}")
-    row = _copy(old, conversation_id=conversation_id, version=newest + 1, block_id=block.id)
+    row = copy_version(old, conversation_id=conversation_id, version=newest + 1, block_id=block.id)
     session.add(row)
     session.flush()
     return TimelineChange(conversation_id, query.position, [(name, row.version, row.kind)],
@@ -195,7 +196,7 @@ def _restore(session: Session, conversation_id: int, block: Block, name: str,
         row = DefinitionVersion(conversation_id=conversation_id, name=name, version=newest + 1,
                                 kind="deleted", preview="<deleted by undo>", block_id=block.id)
     else:
-        row = _copy(source, conversation_id=conversation_id, version=newest + 1, block_id=block.id)
+        row = copy_version(source, conversation_id=conversation_id, version=newest + 1, block_id=block.id)
     session.add(row)
     return row
 
@@ -293,7 +294,7 @@ def fork(session: Session, conversation_id: int, at: int | None = None) -> Timel
     query, block = _system_turn(session, child.id, "fork", f"fork of conversation {conversation_id} at turn {at}")
     changed = []
     for row in rows:
-        copy = _copy(row, conversation_id=child.id, version=1, block_id=block.id)
+        copy = copy_version(row, conversation_id=child.id, version=1, block_id=block.id)
         copy.rolled_back_from_id = None
         session.add(copy)
         session.flush()

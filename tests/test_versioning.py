@@ -179,8 +179,8 @@ def test_commands_on_an_empty_database_say_there_is_no_conversation(run_cli) -> 
     assert done.returncode == 1 and "no conversations yet" in done.stderr
 
 
-def test_a_name_rebound_before_it_is_read_is_not_recorded_as_read(env_cli) -> None:
+def test_a_name_rebound_before_it_is_read_is_read_at_its_new_version(env_cli) -> None:
     env_cli("run", "--new", "rate = 0.2\nbase = 100")
     env_cli("run", "rate = 0.1\ntotal = base * (1 + rate)\nbase = base + 0")
     chain = env_cli("why", "total", "--json")
-    assert chain[0]["reads"] == ["base v1"]  # the block read base v1, but only its own new rate
+    assert chain[0]["reads"] == ["base v1", "rate v2"]  # the rate this block wrote, the value actually used

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("env_cmds", "The turns and timeline operations of a conversation."),
     "fork": ("env_cmds", "Start a new conversation from this one's state."),
     "use": ("env_cmds", "Make a conversation the current one."),
+    "recompute": ("env_cmds", "Re-run the statements that made stale names."),
     "artifacts": ("env_cmds", "List the conversation's artifacts."),
     "artifact": ("env_cmds", "Print an artifact's content or write it to a file."),
     "export": ("export_cmds", "Write a conversation as a notebook, script or Markdown."),

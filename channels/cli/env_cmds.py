@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from envloop.channels.cli._app import AppContext, cli, pass_app, print_json
+from envloop.channels.cli._app import AppContext, cli, fail, pass_app, print_json
 
 _conversation = click.option(
     "--conversation", "conversation_id", type=int, metavar="ID", help="Conversation id (default: the most recent)."
@@ -71,8 +71,11 @@ def vars_(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None:
         click.echo("No names defined yet.")
     for e in entries:
         lost = f"  LOST: {e.lost_reason}" if e.status == "lost" else ""
+        stale = f"  STALE ({e.stale})" if e.stale else ""
         click.echo(f"{e.name:<20} v{e.version:<3} {e.versions:>3} versions  {e.type_name or e.kind:<14} "
-                   f"{e.size or 0:>8} B  {(e.preview or '')[:60]}{lost}")
+                   f"{e.size or 0:>8} B  {(e.preview or '')[:60]}{lost}{stale}")
+    if any(e.stale for e in entries):
+        click.echo("Stale names derive from versions that have changed since: `envloop recompute --all-stale`.")
 
 
 def _print_version(info, indent: str = "") -> None:
@@ -118,14 +121,72 @@ def history(ctx: AppContext, name: str, conversation_id: int | None, as_json: bo
 @pass_app
 def why(ctx: AppContext, name: str, conversation_id: int | None, as_json: bool) -> None:
     """Where NAME came from: its version, the block and turn that made it, and what they read, back to the start."""
-    chain = ctx.app().why(name, conversation_id)
+    app = ctx.app()
+    chain = app.why(name, conversation_id)
+    stale = app.stale(conversation_id)
     if as_json:
-        print_json([v.to_json() for v in chain])
+        print_json([{**v.to_json(), "stale": _stale_reason(stale, v)} for v in chain])
         return
+    if name in stale:
+        click.echo(f"{name} is STALE: {_stale_chain(stale, name)}")
     for info in chain:
         _print_version(info, "  " * info.depth)
         if info.turn_text and (info.depth == 0 or info.author != "system"):
             click.echo(f"{'  ' * info.depth}    turn: {info.turn_text.splitlines()[0][:100]}")
+
+
+def _stale_reason(stale, info) -> str | None:
+    found = stale.get(info.name)
+    return found.reason if found is not None and found.version == info.version else None
+
+
+def _stale_chain(stale, name: str) -> str:
+    """``total: derived from stale march ← march: read invoices v1, now v2``."""
+    parts, seen = [], set()
+    while name in stale and name not in seen:
+        seen.add(name)
+        parts.append(f"{name}: {stale[name].reason}")
+        name = stale[name].via or ""
+    return " ← ".join(parts)
+
+
+@cli.command("recompute")
+@click.argument("name", required=False)
+@click.option("--all-stale", "all_stale", is_flag=True, help="Every stale name.")
+@click.option("--yes", is_flag=True, help="Re-run statements that call extensions with effects without asking.")
+@_conversation
+@pass_app
+def recompute(ctx: AppContext, name: str | None, all_stale: bool, yes: bool, conversation_id: int | None) -> None:
+    """Re-run, in dependency order, the statements that made stale names (NAME, or --all-stale).
+
+    Runs as one new turn under the usual policy and limits, so `undo` takes it back.
+    """
+    if (name is None) == (not all_stale):
+        fail("give a NAME or --all-stale (not both)", 2)
+    app = ctx.app()
+    plan = app.plan_recompute(name, conversation_id)
+    if plan.empty:
+        click.echo(f"{name} is up to date" if name else "nothing is stale")
+        return
+    if plan.side_effects and not yes:
+        click.echo("these statements call extensions that write or cannot be undone:", err=True)
+        for line in plan.side_effects:
+            click.echo(f"  {line}", err=True)
+        if not sys.stdin.isatty() or not click.confirm("run them again?", err=True):
+            fail("not recomputed (pass --yes to run them again)")
+    click.echo(f"recomputing {', '.join(plan.names)}:", err=True)
+    report = app.recompute(plan, conversation_id)
+    result = report.outcome.result
+    if result.stdout:
+        click.echo(result.stdout, nl=not result.stdout.endswith("\n"))
+    if result.error:
+        click.echo(f"{result.error['type']}: {result.error['message']}", err=True)
+    for changed, version, kind in report.outcome.changed:
+        click.echo(f"  {changed} v{version}" + (" (deleted)" if kind == "deleted" else ""), err=True)
+    left = app.stale(report.conversation_id)
+    if left:
+        click.echo(f"still stale: {', '.join(sorted(left))}", err=True)
+    sys.exit(3 if result.limit else 0 if result.ok else 1)
 
 
 @cli.command("rollback")
@@ -137,12 +198,25 @@ def rollback(ctx: AppContext, name: str, version: int, conversation_id: int | No
     """Write a new version of NAME equal to VERSION (nothing is deleted; a rollback can be rolled back)."""
     change = ctx.app().rollback(name, version, conversation_id)
     click.echo(change.note)
+    _print_stale(ctx.app(), change.conversation_id)
 
 
-def _print_change(change) -> None:
+def _print_change(change, app=None) -> None:
     click.echo(change.note)
     for name, version, kind in change.changed:
         click.echo(f"  {name} v{version}" + (" (deleted)" if kind == "deleted" else ""))
+    if app is not None:
+        _print_stale(app, change.conversation_id)
+
+
+def _print_stale(app, conversation_id: int) -> None:
+    """After the timeline moved: which names now derive from versions that are no longer current."""
+    stale = app.stale(conversation_id)
+    if stale:
+        click.echo("now stale (computed from versions that changed):")
+        for name, why in sorted(stale.items()):
+            click.echo(f"  {name} v{why.version}: {why.reason}")
+        click.echo("bring them up to date: envloop recompute --all-stale")
 
 
 @cli.command("undo")
@@ -154,7 +228,7 @@ def undo(ctx: AppContext, conversation_id: int | None) -> None:
     Each name it changed gets a new version equal to its state before (names it
     created are deleted). Nothing is removed from the history.
     """
-    _print_change(ctx.app().undo(conversation_id))
+    _print_change(ctx.app().undo(conversation_id), ctx.app())
 
 
 @cli.command("redo")
@@ -162,7 +236,7 @@ def undo(ctx: AppContext, conversation_id: int | None) -> None:
 @pass_app
 def redo(ctx: AppContext, conversation_id: int | None) -> None:
     """Bring back the turn the latest undo took back (repeat for earlier undos)."""
-    _print_change(ctx.app().redo(conversation_id))
+    _print_change(ctx.app().redo(conversation_id), ctx.app())
 
 
 @cli.command("log")

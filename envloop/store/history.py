@@ -42,6 +42,7 @@ class VarEntry:
     version: int
     changed_at: datetime
     lost_reason: str | None = None  # why a lost name was not stored (too large: its size and the limit)
+    stale: str | None = None  # why it derives from a superseded version (envloop.stale), if it does
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,0 +1,111 @@
+"""Stale derivations: names computed from a version that is no longer current.
+
+Notebooks that track dependencies (marimo, ipyflow) mark a cell stale when
+something it read changed. envloop keeps every version with what it read, so
+the same question has an exact answer after a redefinition, a rollback or an
+undo: a name is **stale** when a version it was computed from has been
+superseded by a different value, or when it was computed from a name that is
+itself stale. A superseding version with the same content (a rollback to the
+value that was read) is not a change.
+
+Computed on demand from the provenance rows: nothing is stored that could go
+out of step with the versions themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from envloop.store.models import DefinitionVersion
+from envloop.store.versions import latest_versions
+
+__all__ = ["Stale", "stale_names"]
+
+ReadsOf = Callable[[Session, int], tuple[list[int], list[int]]]
+
+
+@dataclass(frozen=True)
+class Stale:
+    """Why one name is stale: the read that changed, or the stale name it was derived from."""
+
+    name: str
+    version: int
+    reason: str
+    via: str | None = None  # the stale name this one was derived from (None: a direct read changed)
+    stale_reads: tuple[str, ...] = ()  # every stale name whose current version this one read
+
+
+def _same(a: DefinitionVersion, b: DefinitionVersion) -> bool:
+    if a.id == b.id:
+        return True
+    if a.kind != b.kind or a.kind == "deleted":
+        return False
+    content_a, content_b = (a.value_sha256, a.source), (b.value_sha256, b.source)
+    return content_a == content_b and any(content_a)
+
+
+def stale_names(session: Session, conversation_id: int, reads_of: ReadsOf | None = None) -> dict[str, Stale]:
+    """Every live name whose value derives from a superseded version, with the reason."""
+    if reads_of is None:
+        from envloop.store.provenance import reads_of as store_reads_of
+
+        reads_of = store_reads_of
+    newest = {row.name: row for row in latest_versions(session, conversation_id)}
+    live = {name: row for name, row in newest.items() if row.kind != "deleted" and not row.lost_reason}
+    reads = {name: reads_of(session, _made_by(session, row).id)[0] for name, row in live.items()}
+    read_rows = _rows(session, {i for ids in reads.values() for i in ids})
+    found: dict[str, Stale] = {}
+    derived: dict[str, list[str]] = {}
+    for name, row in sorted(live.items()):
+        for read in (read_rows[i] for i in reads[name] if i in read_rows):
+            now = newest.get(read.name)
+            if read.name == name or read.conversation_id != conversation_id:
+                continue  # its own earlier version, or a fork's parent: not a dependency that moves
+            if now is None or _same(read, now):
+                derived.setdefault(read.name, []).append(name)
+                continue
+            what = "deleted" if now.kind == "deleted" else f"v{now.version}"
+            found.setdefault(name, Stale(name, row.version, f"read {read.name} v{read.version}, now {what}"))
+    _spread(found, derived, live)
+    upstream: dict[str, list[str]] = {}
+    for source, names in derived.items():
+        if source in found:
+            for name in names:
+                upstream.setdefault(name, []).append(source)
+    return {name: replace(s, stale_reads=tuple(sorted(set(upstream.get(name, []))))) for name, s in found.items()}
+
+
+def _made_by(session: Session, row: DefinitionVersion) -> DefinitionVersion:
+    """The version that computed this value: a rollback/undo/redo copy inherits its origin's reads."""
+    seen = {row.id}
+    while row.rolled_back_from_id is not None:
+        origin = session.get(DefinitionVersion, row.rolled_back_from_id)
+        if origin is None or origin.id in seen:
+            break
+        seen.add(origin.id)
+        row = origin
+    return row
+
+
+def _rows(session: Session, ids: Iterable[int]) -> dict[int, DefinitionVersion]:
+    wanted = sorted(set(ids))
+    rows: dict[int, DefinitionVersion] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        rows.update({r.id: r for r in session.scalars(select(DefinitionVersion).where(DefinitionVersion.id.in_(part)))})
+    return rows
+
+
+def _spread(found: dict[str, Stale], derived: dict[str, list[str]], live: dict[str, DefinitionVersion]) -> None:
+    """Names computed from the current version of a stale name are stale too, transitively."""
+    todo = sorted(found)
+    while todo:
+        source = todo.pop()
+        for name in sorted(derived.get(source, [])):
+            if name not in found:
+                found[name] = Stale(name, live[name].version, f"derived from stale {source}", via=source)
+                todo.append(name)
