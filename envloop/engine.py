@@ -333,7 +333,9 @@ class Turn:
             self.emit("block_finished", source=source, position=position, stdout=outcome.result.stdout,
                       result=outcome.result.result, error=report.error, limit=outcome.result.limit,
                       duration_ms=outcome.result.duration_ms,
-                      not_stored=[item["reason"] for item in outcome.not_stored])
+                      not_stored=[item["reason"] for item in outcome.not_stored],
+                      traceback=[f"{f.where}" + (f", line {f.line}" if f.line else "") + (f": {f.text}" if f.text
+                                 else "") for f in report.frames])
             answered = self.env.take_answer()
             if answered is not None:
                 return parsed.thinking, reports, answered

@@ -91,6 +91,7 @@ def test_ask_streams_a_two_iteration_turn_that_sees_its_code_and_traceback(serve
     assert proc.returncode == 0, err
     assert out.strip() == "2.0"
     assert "│ start" in err and "ZeroDivisionError: division by zero" in err
+    assert "  h, line 5: return g(n) + 1\n  g, line 2: return 1 / n\nZeroDivisionError" in err  # the traceback too
     assert [r.body["stream"] for r in server.requests] == [True, True]
     second = server.requests[1].user_message
     assert "1 | def g(n):\n2 |     return 1 / n" in second and "8 | h(0)" in second and "  block, line 8: h(0)" in second

@@ -111,6 +111,8 @@ class Progress:
         if data.get("result") is not None:
             click.echo(click.style(f"→ {data['result']}", fg="green"), err=True)
         if data.get("error"):
+            for frame in data.get("traceback") or ():  # through the conversation's own code, outermost first
+                _dim(f"  {frame}")
             click.echo(click.style(data["error"], fg="red"), err=True)
         if data.get("limit") and not (data.get("error") and data["limit"] in data["error"]):
             click.echo(click.style(f"limit hit: {data['limit']}", fg="red"), err=True)
