@@ -295,3 +295,49 @@ def test_a_database_file_deleted_or_replaced_under_a_live_process_is_refused(tmp
             app.run_code("x = 2", conversation_id=cid)
     finally:
         app.close()
+
+
+def _make_read_only(folder: Path) -> bool:
+    """Make the database folder and its files unwritable (chattr +i when root ignores modes)."""
+    import os
+    import shutil
+
+    targets = [*folder.iterdir(), folder]
+    if os.geteuid() != 0:
+        for target in targets:
+            target.chmod(0o555 if target.is_dir() else 0o444)
+        return True
+    chattr = shutil.which("chattr")
+    return chattr is not None and subprocess.run([chattr, "+i", *map(str, targets)], capture_output=True).returncode == 0
+
+
+def _make_writable(folder: Path) -> None:
+    import os
+    import shutil
+
+    targets = [folder, *folder.iterdir()] if folder.exists() else []
+    if os.geteuid() == 0 and shutil.which("chattr"):
+        subprocess.run([shutil.which("chattr") or "chattr", "-i", str(folder)], capture_output=True)
+        targets = [folder, *folder.iterdir()]
+        subprocess.run([shutil.which("chattr") or "chattr", "-i", *map(str, targets)], capture_output=True)
+    for target in targets:
+        target.chmod(0o755 if target.is_dir() else 0o644)
+
+
+def test_a_read_only_database_can_still_be_read(run_cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    db = str(folder / "x.db")
+    assert run_cli("--db", db, "run", "--new", "x = [1, 2]").returncode == 0
+    if not _make_read_only(folder):
+        pytest.skip("cannot make a folder read-only here")
+    try:
+        for command in (["vars"], ["history", "x"], ["why", "x"], ["conversations"], ["export"]):
+            proc = run_cli("--db", db, *command)
+            assert proc.returncode == 0, (command, proc.stderr)
+        assert "[1, 2]" in run_cli("--db", db, "vars").stdout
+        write = run_cli("--db", db, "run", "y = 1")
+        assert write.returncode != 0 and "readonly" in write.stderr and "Traceback" not in write.stderr
+    finally:
+        _make_writable(folder)
+    assert run_cli("--db", db, "run", "y = 1").returncode == 0  # writable again: works again

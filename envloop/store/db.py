@@ -264,6 +264,17 @@ def open_database(db: str | None = None, *, upgrade: bool = True) -> Database:
     unreadable, corrupt or unwritable.
     """
     url = resolve_url(db)
+    try:
+        return _open(url, upgrade)
+    except StoreError as exc:  # a file that cannot be written can still be read (envloop.store.readonly)
+        from envloop.store.readonly import looks_read_only, open_read_only
+
+        if make_url(url).get_backend_name() != "sqlite" or not looks_read_only(exc):
+            raise
+        return open_read_only(url, HEAD_REVISION, Database, exc)  # type: ignore[no-any-return]
+
+
+def _open(url: str, upgrade: bool) -> Database:
     engine = _make_engine(url)
     database = Database(
         url,
