@@ -35,6 +35,7 @@ from envloop.prompt import (
     system_prompt,
     with_instructions,
 )
+from envloop.stale import stale_names
 from envloop.store.db import insert_missing
 from envloop.store.history import var_index
 from envloop.store.models import Iteration, Query, SystemPrompt, utcnow
@@ -182,8 +183,10 @@ class Turn:
             .limit(JOURNAL_TURNS)
         )
         self.journal = [JournalEntry(q.position, q.text, q.answer, q.status) for q in reversed(list(earlier))]
+        stale = stale_names(session, conversation_id)
         self.variables = {
-            v.name: VarLine(v.name, v.type_name or v.kind, v.size, v.preview or "", v.status == "lost")
+            v.name: VarLine(v.name, v.type_name or v.kind, v.size, v.preview or "", v.status == "lost",
+                            stale[v.name].reason if v.name in stale else None)
             for v in var_index(session, conversation_id)
         }
 

@@ -73,6 +73,7 @@ class VarLine:
     size: int | None
     preview: str
     lost: bool = False
+    stale: str | None = None  # why it derives from a version that has changed since (envloop.stale)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def _var_index(variables: Sequence[VarLine]) -> tuple[str, bool]:
     for var in variables:
         size = f", {var.size} B" if var.size is not None else ""
         lost = " [LOST: could not be stored, redefine it]" if var.lost else ""
+        lost += f" [STALE: {var.stale}; recompute it before relying on it]" if var.stale else ""
         line = f"{var.name}: {var.type_name}{size} = {var.preview.replace(chr(10), ' ')[:120]}{lost}"
         if used + len(line) > BUDGETS["vars"]:
             lines.append(f"… and {len(variables) - len(lines)} more names not shown (older ones)")

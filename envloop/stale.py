@@ -14,19 +14,16 @@ out of step with the versions themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from envloop.store.models import DefinitionVersion
+from envloop.store.models import DefinitionVersion, ProvenanceEdge, ReadSetItem
 from envloop.store.versions import latest_versions
 
 __all__ = ["Stale", "stale_names"]
-
-ReadsOf = Callable[[Session, int], tuple[list[int], list[int]]]
-
 
 @dataclass(frozen=True)
 class Stale:
@@ -48,15 +45,17 @@ def _same(a: DefinitionVersion, b: DefinitionVersion) -> bool:
     return content_a == content_b and any(content_a)
 
 
-def stale_names(session: Session, conversation_id: int, reads_of: ReadsOf | None = None) -> dict[str, Stale]:
-    """Every live name whose value derives from a superseded version, with the reason."""
-    if reads_of is None:
-        from envloop.store.provenance import reads_of as store_reads_of
+def stale_names(session: Session, conversation_id: int) -> dict[str, Stale]:
+    """Every live name whose value derives from a superseded version, with the reason.
 
-        reads_of = store_reads_of
+    A constant number of queries whatever the number of names: the engine asks
+    this for the model's var index at the start of every turn.
+    """
     newest = {row.name: row for row in latest_versions(session, conversation_id)}
     live = {name: row for name, row in newest.items() if row.kind != "deleted" and not row.lost_reason}
-    reads = {name: reads_of(session, _made_by(session, row).id)[0] for name, row in live.items()}
+    makers = {name: _made_by(session, row) for name, row in live.items()}
+    reads_by_id = _reads_of_many(session, [row.id for row in makers.values()])
+    reads = {name: reads_by_id.get(makers[name].id, []) for name in live}
     read_rows = _rows(session, {i for ids in reads.values() for i in ids})
     found: dict[str, Stale] = {}
     derived: dict[str, list[str]] = {}
@@ -77,6 +76,27 @@ def stale_names(session: Session, conversation_id: int, reads_of: ReadsOf | None
             for name in names:
                 upstream.setdefault(name, []).append(source)
     return {name: replace(s, stale_reads=tuple(sorted(set(upstream.get(name, []))))) for name, s in found.items()}
+
+
+def _reads_of_many(session: Session, version_ids: list[int]) -> dict[int, list[int]]:
+    """Definition versions each of ``version_ids`` read: its read set's items and any single edges."""
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(version_ids), 500):
+        part = version_ids[start : start + 500]
+        in_sets = session.execute(
+            select(DefinitionVersion.id, ReadSetItem.read_definition_version_id)
+            .join(ReadSetItem, ReadSetItem.read_set_id == DefinitionVersion.read_set_id)
+            .where(DefinitionVersion.id.in_(part), ReadSetItem.read_definition_version_id.is_not(None))
+        )
+        edges = session.execute(
+            select(ProvenanceEdge.definition_version_id, ProvenanceEdge.read_definition_version_id)
+            .where(ProvenanceEdge.definition_version_id.in_(part),
+                   ProvenanceEdge.read_definition_version_id.is_not(None))
+        )
+        for version_id, read_id in [*in_sets, *edges]:
+            if read_id != version_id:
+                found.setdefault(version_id, []).append(read_id)
+    return found
 
 
 def _made_by(session: Session, row: DefinitionVersion) -> DefinitionVersion:

@@ -91,3 +91,16 @@ def test_recompute_errors_and_up_to_date(cli) -> None:  # type: ignore[no-untype
     assert "nothing is stale" in cli("recompute", "--all-stale").stdout
     assert "no name 'zz'" in cli("recompute", "zz", ok=False).stderr
     assert cli("recompute", ok=False).returncode == 2
+
+
+def test_the_models_var_index_marks_stale_names(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("run", "--new", "a = 1")
+    cli("run", "b = a + 1")
+    cli("run", "a = 5")
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps(["b is stale, so I would recompute it first."]))
+    cli("ask", "--model", f"replay:{replies}", "What is b?")
+    prompt = cli("inspect").stdout
+    assert "b: int" in prompt and "[STALE: read a v1, now v2; recompute it before relying on it]" in prompt
+    a_line = next(line for line in prompt.splitlines() if line.lstrip().startswith("a: int"))
+    assert "STALE" not in a_line

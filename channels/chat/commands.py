@@ -126,12 +126,24 @@ def _rollback(chat: ChatApp, args: list[str]) -> None:
     _want(args, 2, 2)
     change = chat.app.rollback(args[0], _number(args[1], "VERSION"), chat.require_conversation())
     chat.view.print(Text(chat.view.safe(change.note), style="cyan"))
+    _say_stale(chat, change.conversation_id)
 
 
 def _print_change(chat: ChatApp, change: Any) -> None:
     chat.view.print(Text(chat.view.safe(change.note), style="cyan"))
     for name, version, kind in change.changed:
         chat.view.print(chat.view.change_line(name, version, kind))
+    _say_stale(chat, change.conversation_id)
+
+
+def _say_stale(chat: ChatApp, cid: int) -> None:
+    """Right after the timeline moved: the names now computed from versions that changed."""
+    stale = chat.app.stale(cid)
+    if stale:
+        chat.view.print(Text("now stale (computed from versions that changed):", style="yellow"))
+        for name, why in sorted(stale.items()):
+            chat.view.print(Text(chat.view.safe(f"  {name} v{why.version}: {why.reason}"), style="yellow"))
+        chat.view.print(Text("bring them up to date: /recompute", style="dim"))
 
 
 @command("/undo", "undo the newest turn or ! run that changed names (repeat to go further back)")
@@ -144,6 +156,25 @@ def _undo(chat: ChatApp, args: list[str]) -> None:
 def _redo(chat: ChatApp, args: list[str]) -> None:
     _want(args, 0, 0)
     _print_change(chat, chat.app.redo(chat.require_conversation()))
+
+
+@command("/recompute [NAME]", "re-run the statements that made stale names (all of them, or NAME's)")
+def _recompute(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 0, 1)
+    cid = chat.require_conversation()
+    plan = chat.app.plan_recompute(args[0] if args else None, cid)
+    if plan.empty:
+        chat.view.info(f"{args[0]} is up to date" if args else "nothing is stale")
+        return
+    question = "these statements call extensions with effects:\n  " + "\n  ".join(plan.side_effects)
+    if plan.side_effects and not chat.foreground.confirm(question + "\nrun them again?"):
+        chat.view.info("not recomputed")
+        return
+    report = chat.app.recompute(plan, cid)
+    for name, version, kind in report.outcome.changed:
+        chat.view.print(chat.view.change_line(name, version, kind))
+    if report.outcome.result.error:
+        chat.view.print(Text(chat.view.safe(str(report.outcome.result.error.get("message"))), style="red"))
 
 
 @command("/log", "the turns and timeline operations (undo, redo, rollback) of this conversation")
