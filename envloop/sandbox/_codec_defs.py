@@ -8,7 +8,9 @@ calls). So a function is stored like any other object:
            cell contents..., __defaults__, __kwdefaults__, __doc__, __dict__]
 
 ``statement`` is the source of the statement (whole lines) whose compiled code
-holds the function's code object; ``qualname``/``line``/``nth`` find that code
+holds the function's code object (written once per value: later functions from
+the same statement, such as a class's other methods, give its number in walk
+order instead); ``qualname``/``line``/``nth`` find that code
 object again when the statement is *compiled* -- never executed -- with the
 same RestrictedPython policy. ``cells`` has one entry per closure cell: ``0``
 (a new cell whose content follows as a child), ``1`` (a new empty cell) or
@@ -282,7 +284,11 @@ def _function(enc: Any, defs: Defs, fn: types.FunctionType) -> Any:
     if fn.__globals__ is not defs.namespace:
         raise Reject(f"the function {fn.__qualname__} belongs to another namespace", "function")
     statement, line, nth = defs.index.locate(fn.__code__)
-    node: list[Any] = ["fn", statement, fn.__code__.co_qualname, line, nth, fn.__name__, fn.__qualname__, None]
+    seen: dict[str, int] = enc.__dict__.setdefault("_statements", {})  # each text once per value
+    text: str | int = seen.get(statement, statement)
+    if text is statement:
+        seen[statement] = len(seen)
+    node: list[Any] = ["fn", text, fn.__code__.co_qualname, line, nth, fn.__name__, fn.__qualname__, None]
     frame = enc._frame(fn, node, iter(()), size=len(statement))
     spec: list[Any] = []
     contents: list[Any] = []
@@ -321,6 +327,13 @@ def start_def(dec: Any, node: list[Any]) -> Any:
     if tag == "mref":
         return defs.resolve(node[1], node[2])
     statement, qualname, line, nth, _name, _qualname, spec = node[1:FN_HEAD]
+    texts: list[str] = dec.__dict__.setdefault("_statements", [])
+    if type(statement) is int:  # the n-th statement text this value wrote
+        if not 0 <= statement < len(texts):
+            raise DecodeError(f"the stored function {qualname} refers to a statement it does not hold")
+        statement = texts[statement]
+    else:
+        texts.append(statement)
     code = defs.index.find(statement, qualname, line, nth)
     if len(spec) != len(code.co_freevars):
         raise DecodeError(f"the source of {qualname} no longer matches its stored closure")

@@ -291,7 +291,8 @@ class Snapshotter:
                 continue
             if key.startswith("__") and key.endswith("__") and type(value) is not types.FunctionType:
                 continue
-            if codec.encode(value, own_classes=own, limit_bytes=self.max_value_bytes).ok:
+            if type(value) is types.FunctionType or codec.encode(value, own_classes=own,
+                                                                 limit_bytes=self.max_value_bytes).ok:
                 state[key] = value
         return state
 
