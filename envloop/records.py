@@ -18,13 +18,7 @@ from envloop.instructions import current as current_instructions
 from envloop.stale import Stale, stale_names
 from envloop.store import history as store_history
 from envloop.store.db import Database
-from envloop.store.models import (
-    ArtifactVersion,
-    Blob,
-    Conversation,
-    Iteration,
-    Query,
-)
+from envloop.store.models import ArtifactVersion, Blob, Conversation, Iteration, Query
 from envloop.store.versions import latest_artifacts, version_counts
 
 if TYPE_CHECKING:
@@ -115,6 +109,14 @@ class Records:
         cid = self.resolve(conversation_id)
         with self.database.session() as session:
             return store_history.history(session, cid, name)
+
+    def diff(self, name: str, old: int, new: int, conversation_id: int | None = None) -> list[str]:
+        """What changed from version ``old`` to version ``new`` of ``name`` (envloop.diff)."""
+        from envloop.diff import diff_versions
+
+        cid = self.resolve(conversation_id)
+        with self.database.session() as session:
+            return diff_versions(session, cid, name, old, new)
 
     def log(self, conversation_id: int | None = None) -> list[timeline.LogEntry]:
         """The conversation's turns and timeline operations (undo, redo, rollback, fork), oldest first."""

@@ -115,6 +115,15 @@ def _history(chat: ChatApp, args: list[str]) -> None:
     chat.view.print(tables.history_view(chat.app.history(args[0], chat.require_conversation()), chat.view))
 
 
+@command("/diff NAME OLD NEW", "what changed between two versions of NAME", takes_name=True)
+def _diff(chat: ChatApp, args: list[str]) -> None:
+    _want(args, 3, 3)
+    lines = chat.app.diff(args[0], _number(args[1], "OLD"), _number(args[2], "NEW"), chat.require_conversation())
+    for line in lines or [f"{args[0]} v{args[1]} and v{args[2]} are the same"]:
+        style = {"+": "green", "-": "red", "~": "yellow"}.get(line[:1], "")
+        chat.view.print(Text(chat.view.safe(line), style=style))
+
+
 @command("/why NAME", "where NAME came from, as a tree of what it read", takes_name=True)
 def _why(chat: ChatApp, args: list[str]) -> None:
     _want(args, 1, 1)

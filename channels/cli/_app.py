@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("env_cmds", "Run CODE as a block in a conversation's sandbox."),
     "vars": ("env_cmds", "The var index: every name, its version, type, preview."),
     "history": ("env_cmds", "Every version of NAME with the code that made it."),
+    "diff": ("env_cmds", "What changed between two versions of a name."),
     "why": ("env_cmds", "Where NAME came from: the block and the versions it read."),
     "rollback": ("env_cmds", "Write a new version of NAME equal to an old one."),
     "undo": ("env_cmds", "Undo the newest turn that changed names (repeatable)."),
@@ -54,11 +55,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conversations": ("store_cmds", "List conversations, most recently active first."),
     "db": ("store_cmds", "Inspect and upgrade the database schema."),
     "telegram": ("telegram_cmds", "Run the Telegram bot."),
+    "web": ("web_cmds", "Serve the conversations in a browser (chat, variables, lineage)."),
     "instructions": ("instructions_cmds", "Show or change a conversation's instructions (versioned)."),
     "delete": ("privacy_cmds", "Delete a conversation: its rows, unshared blobs and workspace."),
     "prune": ("privacy_cmds", "Drop old iterations' prompts and outputs; keep every version."),
     "doctor": ("doctor_cmds", "Check the installation, database, sandbox and model set-up."),
-    "web": ("web_cmds", "Serve the conversations in a browser (chat, variables, lineage)."),
 }
 
 

@@ -114,6 +114,25 @@ def history(ctx: AppContext, name: str, conversation_id: int | None, as_json: bo
         _print_version(info)
 
 
+@cli.command("diff")
+@click.argument("name")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@_conversation
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of lines.")
+@pass_app
+def diff(ctx: AppContext, name: str, old: int, new: int, conversation_id: int | None, as_json: bool) -> None:
+    """What changed from version OLD to version NEW of NAME: keys, items and fields (+ new, - gone, ~ changed).
+
+    Code and long texts get a line diff.
+    """
+    lines = ctx.app().diff(name, old, new, conversation_id)
+    if as_json:
+        print_json(lines)
+        return
+    click.echo("\n".join(lines) if lines else f"{name} v{old} and v{new} are the same")
+
+
 @cli.command("why")
 @click.argument("name")
 @_conversation
