@@ -187,16 +187,24 @@ def assign_read_sets(
 
 
 def _function_sources(session: Session, conversation_id: int, block_id: int) -> dict[str, str]:
-    """Source of the newest earlier version of every function and class: what calls into them read."""
+    """Source of the newest earlier version of every function and class: what calls into them read.
+
+    Instances of the conversation's classes map to their class's source, so
+    ``acc.add(5)`` counts the globals ``add`` reads.
+    """
     newest = (
         select(DefinitionVersion.name, func.max(DefinitionVersion.id).label("id"))
         .where(DefinitionVersion.conversation_id == conversation_id, DefinitionVersion.block_id != block_id)
         .group_by(DefinitionVersion.name)
         .subquery()
     )
-    found = session.execute(
-        select(DefinitionVersion.name, DefinitionVersion.source)
+    rows = session.execute(
+        select(DefinitionVersion.name, DefinitionVersion.kind, DefinitionVersion.source, DefinitionVersion.type_name)
         .join(newest, DefinitionVersion.id == newest.c.id)
-        .where(DefinitionVersion.kind.in_(("function", "class")), DefinitionVersion.source.is_not(None))
-    )
-    return {name: source for name, source in found if source}
+    ).all()
+    sources = {name: source for name, kind, source, _ in rows if kind in ("function", "class") and source}
+    # An instance of the conversation's own class: calling its methods reads what the class's body reads.
+    for name, kind, _, type_name in rows:
+        if kind == "value" and type_name in sources and name not in sources:
+            sources[name] = sources[type_name]
+    return sources

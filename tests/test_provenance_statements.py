@@ -50,3 +50,22 @@ def test_making_statements_picks_the_lines_that_wrote_the_name() -> None:
     assert making_statements(block, "other") == "other = 5\ndel other"
     assert making_statements("g()", "items") == "g()"  # changed through a call: the whole block
     assert making_statements("x = (", "x") == "x = ("  # unparsable source is shown as it is
+
+
+def test_the_demos_why_total_is_exact(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    envloop = str(Path(sys.executable).parent / "envloop")
+    db = str(tmp_path / "demo.db")
+    env = {"PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(tmp_path), "ENVLOOP_DB": db}
+    subprocess.run([envloop, "demo", "--db", db], env=env, capture_output=True, check=True, timeout=300)
+    chain = json.loads(subprocess.run([envloop, "why", "total", "--json"], env=env, capture_output=True,
+                                      check=True, text=True).stdout)
+    reads = {(c["name"], c["version"]): c["reads"] for c in chain}
+    # total v2 was computed with the reduced tax_rate (v2) that its own turn set, through with_tax's body
+    assert reads[("total", 2)] == ["march v1", "tax_rate v2", "with_tax v1"]
+    assert reads[("march", 1)] == ["invoices v1"]  # march never read tax_rate
+    assert reads[("with_tax", 1)] == []  # a def reads nothing when it runs
