@@ -171,22 +171,19 @@ class Aliases:
         return order
 
     def encode_group(self, group: list[str], ns: dict[str, Any], encode: Callable[..., Any],
-                     own: set[type]) -> list[dict[str, Any] | None]:
-        """One encoding of ``{name: value}`` for the group; a record per member pointing at it."""
-        values = {n: ns[n] for n in group}
-        encoded = encode(values, walker=True)
-        records: list[dict[str, Any] | None] = []
+                     own: set[type]) -> list[dict[str, Any]] | None:
+        """One encoding of ``{name: value}`` for the group and a record per member pointing at it;
+        None when the group cannot be stored as one (the caller stores the names one by one)."""
+        encoded = encode({n: ns[n] for n in group}, walker=True)
+        if not isinstance(encoded, stream.Streamed):
+            return None
+        records: list[dict[str, Any]] = []
         for name in group:
             value = ns[name]
-            kind = "function" if type(value) is types.FunctionType else "value"
-            if not isinstance(encoded, stream.Streamed):
-                why = f"{name} shares objects with {', '.join(n for n in group if n != name)}: {encoded.describe('')}"
-                records.append({"name": name, "kind": kind, "lost_reason": why, "preview": summary(value),
-                                "type_name": _type_name(value), "digest": "lost:" + _sha(why)})
-                continue
             records.append({
-                "name": name, "kind": kind, "encoding": stream.ENCODING, "chunks": encoded.chunks,
-                "member": name, "preview": _preview(value, own), "type_name": _type_name(value),
+                "name": name, "kind": "function" if type(value) is types.FunctionType else "value",
+                "encoding": stream.ENCODING, "chunks": encoded.chunks, "member": name,
+                "preview": _preview(value, own), "type_name": _type_name(value),
                 "size": encoded.size, "digest": _sha(f"{encoded.digest}\0{name}"),
             })
         return records

@@ -194,11 +194,10 @@ class Snapshotter:
                     ) -> list[dict[str, Any]]:
         """Change records for one name, or for names sharing objects (stored together, see aliases)."""
         ns = self.interp.namespace
-        if len(group) > 1:
-            records = self.aliases.encode_group(group, ns, self._encode, self.own_classes())
-        else:
-            name = group[0]
-            records = [self._describe(name, ns[name], statements.get(name) if name in bound else None)]
+        together = self.aliases.encode_group(group, ns, self._encode, self.own_classes()) if len(group) > 1 else None
+        # One by one when alone, or when one of them cannot be stored (the others keep their values).
+        records = together if together is not None else [
+            self._describe(name, ns[name], statements.get(name) if name in bound else None) for name in group]
         changes = []
         for change in records:
             if change is None:
