@@ -61,7 +61,7 @@ def _steps(run_cli: Any, *blocks: str, env: dict[str, str] | None = None) -> sub
     for step, block in enumerate(blocks):
         proc = run_cli("run", *(["--new"] if step == 0 else []), block, env=env)
         assert proc.returncode == 0 or step == len(blocks) - 1, proc.stdout + proc.stderr
-    assert proc is not None
+    assert isinstance(proc, subprocess.CompletedProcess)
     return proc
 
 
@@ -224,7 +224,11 @@ def test_host_functions_refuse_during_a_restore(tmp_path: Path) -> None:
 
     calls: list[str] = []
     restarts: list[int] = []
-    with Sandbox(tmp_path, on_call=lambda fn, args, kwargs: calls.append(fn) or "ok",
+    def on_call(fn: str, args: list[Any], kwargs: dict[str, Any]) -> str:
+        calls.append(fn)
+        return "ok"
+
+    with Sandbox(tmp_path, on_call=on_call,
                  on_restart=lambda sb: restarts.append(1), host_functions=["ping_host"]) as box:
         report = box.restore([{"name": "K", "kind": "class", "source": "class K:\n    got = ping_host()"}])
         assert calls == []

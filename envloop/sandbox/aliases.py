@@ -38,7 +38,7 @@ _SEQUENCES = frozenset({list, tuple, set, frozenset, collections.deque})
 _MAPPINGS = frozenset({dict, collections.OrderedDict, collections.Counter, collections.defaultdict})
 _SHAREABLE_LEAVES = frozenset({bytearray})
 _TEXT = frozenset({str, bytes})
-_METHOD_OWNERS = frozenset({list, dict, set, bytearray, collections.deque})
+_METHOD_OWNERS: frozenset[type] = frozenset({list, dict, set, bytearray, collections.deque})
 
 
 def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
