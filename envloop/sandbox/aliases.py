@@ -10,9 +10,9 @@ encoded as ONE value, ``{name: value, ...}`` in name order, so the codec's own
 reference numbering keeps the sharing; each name's version points at that value
 with its own ``member`` name, and the restore decodes it once.
 
-What each stored name reaches is remembered by object id (an inverted index),
-so finding the untouched names an object is shared with costs what the block
-touched. The walk is capped per value (:data:`REACH_CAP` objects): sharing
+What each stored name reaches is remembered as a set of object ids; finding
+the untouched names a value shares with is one C-speed ``isdisjoint`` per
+stored name that reaches anything mutable (it walks the smaller set). The walk is capped per value (:data:`REACH_CAP` objects): sharing
 deeper inside a bigger value is not detected, which at worst stores two names
 separately -- their values are still exact, only ``is`` between them is lost.
 """
@@ -23,6 +23,7 @@ import collections
 import hashlib
 import types
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
 
 from envloop.sandbox import codec, stream
@@ -56,7 +57,7 @@ def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
             continue
         (walked if t is tuple or t is frozenset else found).add(id(x))
         if t in _SEQUENCES:
-            if not _inert(x):  # numbers and short strings reach nothing: checked at C speed (H12)
+            if not _inert(x) and not _inert_rows(x, found):  # checked at C speed (H12)
                 stack.extend(x)
         elif t in _MAPPINGS:
             if not (_inert(dict.keys(x)) and _inert(dict.values(x))):
@@ -91,6 +92,23 @@ def _inert(items: Any) -> bool:
     return kinds <= _LEAVES and (not kinds & _TEXT or _longest(items) < SHARE_MIN)
 
 
+def _inert_rows(x: Any, found: set[int]) -> bool:
+    """Rows (dicts, lists or tuples) of numbers and short strings: number them all at C speed, walk none."""
+    kinds = set(map(type, x))
+    if len(kinds) != 1 or not kinds <= {dict, list, tuple}:
+        return False
+    kind = next(iter(kinds))
+    if kind is dict:
+        inner = list(chain(chain.from_iterable(x), chain.from_iterable(map(dict.values, x))))
+    else:
+        inner = list(chain.from_iterable(x))
+    if not _inert(inner):
+        return False
+    if kind is not tuple:
+        found.update(map(id, x))
+    return True
+
+
 def _function_parts(fn: types.FunctionType) -> Iterator[object]:
     yield from fn.__closure__ or ()
     yield from fn.__defaults__ or ()
@@ -111,25 +129,19 @@ class Aliases:
 
     def __init__(self) -> None:
         self._reach: dict[str, frozenset[int]] = {}
-        self._owners: dict[int, set[str]] = {}
 
     def forget(self, name: str) -> None:
-        for oid in self._reach.pop(name, ()):
-            owners = self._owners.get(oid)
-            if owners is not None:
-                owners.discard(name)
-                if not owners:
-                    del self._owners[oid]
+        self._reach.pop(name, None)
 
     def note(self, name: str, value: object) -> None:
         """Remember what a restored name reaches (it may share objects with names restored with it)."""
         self._note(name, reach(value) if _groupable(value) else frozenset())
 
     def _note(self, name: str, ids: frozenset[int]) -> None:
-        self.forget(name)
-        self._reach[name] = ids
-        for oid in ids:
-            self._owners.setdefault(oid, set()).add(name)
+        if ids:
+            self._reach[name] = ids
+        else:
+            self._reach.pop(name, None)
 
     def groups(self, names: list[str], ns: dict[str, Any]) -> list[list[str]]:
         """``names`` split into groups that share objects, each widened by stored names it shares with.
@@ -152,10 +164,12 @@ class Aliases:
         for n in names:
             self._note(n, fresh[n])
         for n in names:
-            for oid in fresh[n]:
-                for other in self._owners.get(oid, ()):
-                    if other != n and other in ns and _groupable(ns[other]):
-                        join(n, other)
+            ids = fresh[n]
+            if not ids:
+                continue
+            for other, theirs in self._reach.items():  # set intersection at C speed, the smaller set walked
+                if other != n and not ids.isdisjoint(theirs) and other in ns and _groupable(ns[other]):
+                    join(n, other)
         members: dict[str, list[str]] = {}
         for n in [*names, *sorted(set(parent) | set(parent.values()))]:
             members.setdefault(root(n), [])
