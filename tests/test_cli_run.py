@@ -9,7 +9,8 @@ def test_repl_state_and_json_shape(run_cli) -> None:
     first = run_cli("run", "--new", "--json", "x = 1\ndef double(v):\n    return 2 * v\nprint('set')")
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
-    assert set(data) == {"conversation_id", "ok", "stdout", "result", "error", "limit", "names", "duration_ms"}
+    assert set(data) == {"conversation_id", "ok", "stdout", "result", "error", "limit", "names", "not_stored",
+                         "duration_ms"}
     assert data["ok"] and data["stdout"] == "set\n" and data["error"] is None and data["limit"] is None
     assert sorted(data["names"]) == ["double", "x"]
     second = json.loads(run_cli("run", "--json", "double(x + 1)").stdout)
