@@ -89,6 +89,8 @@ SHAPES: list[object] = [
     ([[1, 2], {"k": "v"}], "top-level tuple of containers"),
     [2**64, 2**70, -(2**65)],  # big ints: the walker
     {1, 2, 3},  # a set: the walker
+    ["lone \ud800 surrogate", "ok"],  # not UTF-8: the walker
+    [True, 1, 1.0, False, 0, None],  # bools stay bools, ints ints
 ]
 
 
