@@ -46,8 +46,11 @@ def _set(ctx: AppContext, conversation_id: int | None, text: str | None) -> None
     turn, info = ctx.app().set_instructions(text, conversation_id)
     what = "cleared" if text is None else f"set (v{info.version})"
     click.echo(f"conversation {info.conversation_id}: instructions {what} in turn {turn}; `envloop undo` takes it back")
-    if text is None and info.source == "cleared":
-        click.echo("(a channel default from the config file no longer applies to this conversation)")
+    if text is None:
+        from envloop.instructions import channel_default
+
+        if channel_default(info.channel):
+            click.echo(f"(the {info.channel} channel's default from the config file does not apply to it either)")
 
 
 @cli.group("instructions", invoke_without_command=True)
@@ -124,7 +127,7 @@ def history(ctx: AppContext, conversation_id: int | None, as_json: bool) -> None
         click.echo("No instructions set in this conversation yet.")
     for row in rows:
         when = row.created_at.strftime("%Y-%m-%d %H:%M:%S")
-        origin = f"  (= v{row.rolled_back_from.split('v')[-1]})" if row.rolled_back_from else ""
+        origin = f"  (= v{row.rolled_back_from.rsplit(' v', 1)[-1]})" if row.rolled_back_from else ""
         by = "the model, approved by you" if row.author == "llm" else "you"
         click.echo(f"v{row.version}  {when}  turn {row.turn}  by {by}{origin}")
         text = "(cleared)" if row.kind == "deleted" else row.source or ""
