@@ -55,13 +55,15 @@ def test_repr_returning_a_str_subclass_still_gives_a_plain_str(it):
 def test_error_reports_type_message_and_line(it):
     out = it.run("a = 1\nb = 2\n1 / 0\nc = 3")
     assert out["ok"] is False
-    assert out["error"] == {"type": "ZeroDivisionError", "message": "division by zero", "line": 3}
+    assert out["error"] == {"type": "ZeroDivisionError", "message": "division by zero", "line": 3,
+                            "frames": [{"where": "block", "line": 3, "text": "1 / 0"}]}
     assert it.run("c")["error"]["type"] == "NameError"
 
 
 def test_error_line_is_inside_the_function_that_raised(it):
     out = it.run("def f():\n    x = 1\n    raise ValueError('bad')\n\nf()")
-    assert out["error"] == {"type": "ValueError", "message": "bad", "line": 3}
+    assert out["error"] == {"type": "ValueError", "message": "bad", "line": 3, "frames": [
+        {"where": "block", "line": 5, "text": "f()"}, {"where": "f", "line": 3, "text": "raise ValueError('bad')"}]}
 
 
 def test_syntax_errors_are_reported_not_raised(it):
