@@ -473,3 +473,16 @@ def test_redacting_formatter_masks_the_token_everywhere(tmp_path: Path) -> None:
         handler.close()
     text = path.read_text()
     assert TOKEN.split(":")[1] not in text and text.count("<redacted>") >= 2 and "getUpdates" in text
+
+
+def test_the_status_message_shows_the_reply_while_it_streams(fake: Any, start_bot: Callable[..., BotProcess],
+                                                             tmp_path: Path) -> None:
+    words = " ".join(f"word{n}" for n in range(24))
+    reply = {"reply": code("answer('streamed')", f"Reading {words} last."), "chunk_delay": 0.3}
+    start_bot("--model", write_replay(tmp_path / "r.json", reply))
+    fake.send_text(ALICE, ALICE, "Read slowly")
+    answer_in(fake, ALICE, "streamed")
+    shown = [c.params["text"] for c in fake.calls_to("editMessageText", ALICE)]
+    partial = [text for text in shown if "the model is writing" in text and "word0" in text and "last." not in text]
+    assert partial, shown  # an edit showed the first words before the rest of the reply had arrived
+    assert all("<i>" in text and "</i>" in text for text in partial)
