@@ -99,6 +99,11 @@ def test_mutation_through_an_alias_versions_both_names_and_identity_returns(run_
     assert proc.stdout.strip() == "([1, 2], [1, 2], True)"
     history = run_cli("history", "a")
     assert "v2" in history.stdout
+    run_cli("run", "b.append(3)")
+    fork = run_cli("fork", "--at", "2")
+    assert fork.returncode == 0, fork.stderr
+    forked = run_cli("run", "(a, b, a is b)")  # the fork is the current conversation, in a new process
+    assert forked.stdout.strip() == "([1, 2], [1, 2], True)"
 
 
 def test_class_state_set_after_the_statement_survives(run_cli: Any) -> None:
