@@ -7,6 +7,7 @@ from pathlib import Path
 
 from envloop import __version__
 from envloop.conversation import Envloop
+from envloop.store.db import HEAD_REVISION
 
 
 def test_help_lists_the_commands(run_cli) -> None:
@@ -28,9 +29,9 @@ def test_fresh_default_database_is_created_and_at_head(run_cli, data_home: Path)
     assert done.returncode == 0, done.stderr
     db_path = data_home / "envloop" / "envloop.db"
     assert db_path.exists()
-    assert done.stdout.strip() == f"{db_path}: revision 0001 (head)"
+    assert done.stdout.strip() == f"{db_path}: revision {HEAD_REVISION} (head)"
     again = run_cli("db", "upgrade")
-    assert again.returncode == 0 and "already at revision 0001" in again.stdout
+    assert again.returncode == 0 and f"already at revision {HEAD_REVISION}" in again.stdout
 
 
 def test_conversations_json_lists_what_is_there(run_cli, data_home: Path) -> None:
