@@ -350,3 +350,18 @@ def test_a_read_only_database_can_still_be_read(run_cli: Any, tmp_path: Path) ->
     finally:
         _make_writable(folder)
     assert run_cli("--db", db, "run", "y = 1").returncode == 0  # writable again: works again
+
+
+def test_a_class_changed_by_another_process_keeps_this_process_instances(tmp_path: Path) -> None:
+    from envloop.conversation import Envloop
+
+    db = str(tmp_path / "two.db")
+    first, second = Envloop.open(db), Envloop.open(db)
+    try:
+        cid = first.run_code("class K:\n    n = 0\nk = K()", new=True).conversation_id
+        second.run_code("K.n = 5", conversation_id=cid)
+        seen = first.run_code("(isinstance(k, K), K.n, k.n)", conversation_id=cid)
+        assert seen.outcome.result.result == "(True, 5, 5)"
+    finally:
+        first.close()
+        second.close()

@@ -218,15 +218,12 @@ class Restore:
             raise ValueError(f"the stored group holds no {member!r}")
         return group[member]
 
-    def _statement(self, item: dict[str, Any]) -> str | None:
-        """Run an import, class or def statement -- the definition itself, under a timer."""
-        snap, ns = self.snap, self.snap.interp.namespace
-        name, kind = str(item["name"]), str(item.get("kind"))
-        source = str(item.get("source") or "")
+    def _run_statement(self, source: str) -> str | None:
+        """Run one statement under the watchdog; its error, or None."""
         seconds = min(STATEMENT_SECONDS, max(0.1, self.end - time.monotonic()))
         try:
             with _Watchdog(seconds) as watchdog:
-                outcome = snap.interp.run(source)
+                outcome = self.snap.interp.run(source)
         except KeyboardInterrupt:
             if watchdog.fired:
                 raise _Deadline from None
@@ -236,9 +233,23 @@ class Restore:
         if not outcome.get("ok"):
             err = outcome.get("error") or {}
             return f"{err.get('type')}: {err.get('message')}"
-        if name not in ns:
-            return f"its statement did not define {name}"
-        snap._note_classes(outcome.get("bound", ()))
+        self.snap._note_classes(outcome.get("bound", ()))
+        return None
+
+    def _statement(self, item: dict[str, Any]) -> str | None:
+        """Run an import, class or def statement -- the definition itself, under a timer."""
+        snap, ns = self.snap, self.snap.interp.namespace
+        name, kind = str(item["name"]), str(item.get("kind"))
+        source = str(item.get("source") or "")
+        existing = ns.get(name)
+        if not (kind == "class" and isinstance(existing, type) and snap.class_sources.get(name) == source):
+            # (a class this worker already has from the same statement only takes its new attributes:
+            # instances made here keep being instances of it when another process changed the class)
+            error = self._run_statement(source)
+            if error is not None:
+                return error
+            if name not in ns:
+                return f"its statement did not define {name}"
         digest = snap._statement(name, kind, source, ns[name])["digest"]
         if kind == "class":
             snap.class_sources[name] = source
