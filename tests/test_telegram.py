@@ -486,3 +486,18 @@ def test_the_status_message_shows_the_reply_while_it_streams(fake: Any, start_bo
     partial = [text for text in shown if "the model is writing" in text and "word0" in text and "last." not in text]
     assert partial, shown  # an edit showed the first words before the rest of the reply had arrived
     assert all("<i>" in text and "</i>" in text for text in partial)
+
+
+def test_cancel_stops_the_running_turn_mid_reply(fake: Any, start_bot: Callable[..., BotProcess],
+                                                 tmp_path: Path) -> None:
+    words = " ".join(f"word{n}" for n in range(40))
+    reply = {"reply": code("answer('never')", f"Reading {words}."), "chunk_delay": 2.0}
+    start_bot("--model", write_replay(tmp_path / "r.json", reply))
+    fake.send_text(ALICE, ALICE, "Read very slowly")
+    fake.wait_for(lambda: any("word0" in c.params["text"] for c in fake.calls_to("editMessageText", ALICE)),
+                  what="the reply streaming into the status message")
+    fake.send_text(ALICE, ALICE, "/cancel")  # not queued behind the turn: it stops it
+    answer_in(fake, ALICE, "This turn was cancelled")
+    assert not any("never" in m["text"] for m in fake.bot_messages(ALICE))
+    fake.send_text(ALICE, ALICE, "/cancel")
+    answer_in(fake, ALICE, "Nothing is running.")

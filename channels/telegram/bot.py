@@ -132,8 +132,9 @@ class TelegramChannel:
         application.add_handler(TypeHandler(Update, self._gate), group=-1)
         application.add_handler(CommandHandler(["help", "start"], self._on_help, filters=_NEW_MESSAGE))
         application.add_handler(CommandHandler("new", self._on_new, filters=_NEW_MESSAGE))
+        application.add_handler(CommandHandler("cancel", self._on_cancel, filters=_NEW_MESSAGE))
         for name, _, _ in COMMANDS:
-            if name not in ("new", "help"):
+            if name not in ("new", "help", "cancel"):
                 application.add_handler(CommandHandler(name, self._command_handler(name), filters=_NEW_MESSAGE))
         application.add_handler(CallbackQueryHandler(self._on_button, pattern=rf"^{Approvals.PREFIX}:"))
         application.add_handler(MessageHandler(_NEW_MESSAGE & filters.COMMAND, self._on_unknown))
@@ -325,6 +326,14 @@ class TelegramChannel:
     async def _on_new(self, update: Update, context: Context) -> None:
         assert update.message is not None
         self._enqueue(update.message.chat_id, functools.partial(self._new, update.message.chat_id))
+
+    async def _on_cancel(self, update: Update, context: Context) -> None:
+        """Stop the chat's running turn now (not queued behind it): the model's stream and any block."""
+        assert update.message is not None
+        chat_id = update.message.chat_id
+        cid = self._running.get(chat_id)
+        cancelled = cid is not None and await asyncio.to_thread(self.app.cancel, cid)
+        self._reply(context, chat_id, "⏹ Cancelling the running turn…" if cancelled else "Nothing is running.")
 
     async def _on_help(self, update: Update, context: Context) -> None:
         assert update.message is not None

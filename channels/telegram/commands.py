@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("undo", "", "undo the newest turn that changed names (repeat to go further back)"),
     ("redo", "", "bring back what the latest /undo took back"),
     ("cost", "", "turns, tokens, time and cost of this conversation"),
+    ("cancel", "", "stop the running turn at once, even mid-reply"),
     ("instructions", "[set TEXT | clear | history | rollback N]", "this chat's own instructions for the model"),
     ("help", "", "what this bot does and its commands"),
 ]
