@@ -184,19 +184,16 @@ class ConversationLock:
     def _acquire_advisory(self, deadline: float) -> None:
         """PostgreSQL: the server queues us on the advisory lock; then the row names us."""
         assert self._advisory is not None
-        conn = self._advisory.acquire(self.conversation_id, max(0.0, deadline - time.monotonic()))
-        if conn is None:
+        taken = self._advisory.acquire(self.conversation_id, max(0.0, deadline - time.monotonic()),
+                                       self.owner, utcnow() + timedelta(seconds=self.ttl))
+        if taken is None:
             with self.database.session() as session:
                 holder = session.scalar(select(Conversation.lock_owner).where(Conversation.id == self.conversation_id))
             raise self._busy(holder or "unknown:?")
-        try:
-            now = utcnow()
-            with self.database.session(write=True) as session:
-                if self._update(session, lock_owner=self.owner, lock_expires_at=now + timedelta(seconds=self.ttl)) != 1:
-                    raise NotFoundError(f"no conversation {self.conversation_id}")
-        except BaseException:
-            self._advisory.release(self.conversation_id, conn)
-            raise
+        conn, exists = taken
+        if not exists:
+            self._advisory.release(self.conversation_id, conn, self.owner)
+            raise NotFoundError(f"no conversation {self.conversation_id}")
         self._advisory_conn = conn
         self._held = True
         self.renewed_at = time.monotonic()
@@ -244,15 +241,12 @@ class ConversationLock:
         self._held = False
         conn, self._advisory_conn = self._advisory_conn, None
         try:
-            with self.database.session(write=True) as session:
-                self._update(session, Conversation.lock_owner == self.owner, lock_owner=None, lock_expires_at=None)
-        except Exception:
-            if conn is None:
-                raise
-            # PostgreSQL: the advisory lock below is what counts; a stale row claim is overwritten.
-        finally:
             if conn is not None and self._advisory is not None:
-                self._advisory.release(self.conversation_id, conn)
+                self._advisory.release(self.conversation_id, conn, self.owner)  # claim and lock, one statement
+            else:
+                with self.database.session(write=True) as session:
+                    self._update(session, Conversation.lock_owner == self.owner, lock_owner=None, lock_expires_at=None)
+        finally:
             self._local.release()
 
     def __enter__(self) -> ConversationLock:
