@@ -165,3 +165,18 @@ def test_ask_with_surrogates_in_output_and_answer_finishes_its_turn(run_cli, tmp
     exported = run_cli("export", "--format", "py")
     assert exported.returncode == 0, exported.stderr
     assert "\r" not in exported.stdout and "\nimport os" not in exported.stdout
+
+
+def test_the_chat_console_spells_out_escapes_in_the_data_it_shows():
+    import io
+
+    from rich.text import Text
+
+    from envloop.channels.chat.render import make_console
+
+    out = io.StringIO()
+    console, _ = make_console(out, utf8=True, width=80)
+    console.print(Text("name \x1b]0;pwned\x07 \x1b[2J" + chr(0xD800), style="bold"))
+    shown = out.getvalue()
+    assert "\x1b]0" not in shown and "\x1b[2J" not in shown
+    assert "\\x1b]0;pwned \\x1b[2J\\ud800" in shown  # (rich itself drops the BEL)
