@@ -25,6 +25,7 @@ from envloop.engine import Event, Turn, TurnResult
 from envloop.environment import BlockOutcome, Environment
 from envloop.errors import NotFoundError
 from envloop.instructions import InstructionsApi
+from envloop.privacy import PrivacyApi
 from envloop.recompute import RecomputePlan, plan_recompute, refresh_unchanged
 from envloop.records import ConversationInfo, Records, conversation_info
 from envloop.store.db import Database, default_db_path, open_database
@@ -57,7 +58,7 @@ class RunReport:
         }
 
 
-class Envloop(Records, InstructionsApi):
+class Envloop(Records, InstructionsApi, PrivacyApi):
     """An open envloop: the database plus the live environments of its conversations."""
 
     #: Live environments idle longer than this are evicted (their worker stops; the state is in the database).
