@@ -167,6 +167,10 @@ def test_an_unstorable_function_is_reported_lost_by_name(run_cli: Any) -> None:
     assert "add3" in first.stdout + first.stderr
     listing = run_cli("vars")
     assert "add3" in listing.stdout and "LOST" in listing.stdout
+    closure = run_cli("run", "def mk():\n    it = iter([1])\n    return lambda: next(it)\nh = mk()")
+    assert "h (a closure variable): objects of library type list_iterator cannot be stored" in closure.stderr
+    resumed = run_cli("run", "h()")
+    assert "could not restore h" in resumed.stderr and "NameError" in resumed.stderr  # never a different h
 
 
 # ------------------------------------------------------------------ in-process restore behaviour ---

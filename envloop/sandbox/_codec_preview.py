@@ -176,6 +176,10 @@ def path_step(node: list[Any], head: int, i: int) -> str:
         return _pair_step(node, head, i, attr=False)
     if tag in ("s", "f"):
         return " (a set member)"
+    if tag == "fn":  # children: new cells' contents, then defaults, kwdefaults, doc, attributes
+        cells = sum(1 for entry in node[7] if entry == 0 and type(entry) is int)
+        parts = (" (a closure variable)", ".__defaults__", ".__kwdefaults__", ".__doc__", ".__dict__")
+        return parts[0] if i < cells else parts[min(i - cells + 1, 4)]
     return f"[{i}]"
 
 

@@ -228,7 +228,9 @@ class Snapshotter:
                 change["source"] = statement[1] if statement and statement[0] == "def" else self._where(value)
                 change["preview"] = change["source"].strip().split("\n", 1)[0][:_PREVIEW]
             return change
-        if statement is not None and statement[0] == "def":  # e.g. @lru_cache: its own def remakes it
+        if statement is not None and statement[0] == "def" and type(value) is not types.FunctionType:
+            # e.g. @lru_cache: a library wrapper its own def remakes (a plain function that cannot be
+            # stored -- a default or closure holding a generator -- is lost: re-running could differ)
             record = self._statement(name, "function", statement[1], value)
             record["preview"] += f"  [re-run on resume; its state is not kept: {getattr(encoded, 'reason', 'too large')}]"[:_PREVIEW]
             return record
