@@ -210,6 +210,11 @@ zombie = 1; zf = lambda: 2
 sqrt_ref = math.sqrt
 lib_refs = {"dumps": json.dumps, "od": OrderedDict, "err": json.JSONDecodeError}
 upper = str.upper
+import typing
+
+def annotated(x: int, item: Item) -> str:
+    return str(x)
+
 bag = []
 bag_push = bag.append
 rex_speak = rex.speak
@@ -310,6 +315,7 @@ for label, thunk in [
     ("random instance", lambda: (gen_draw, gen.random())),
     ("modules", lambda: (math.sqrt(16), json.dumps({"a": 1}))),
     ("bound methods", lambda: (bag, rex_speak(), bag_push(2), bag, make_item("m"), Animal.registry[-1])),
+    ("annotations", lambda: (typing.get_type_hints(annotated), annotated(3, None))),
     ("library refs", lambda: (sqrt_ref(9), lib_refs["dumps"]([1]), lib_refs["od"] is OrderedDict,
                               lib_refs["err"] is json.JSONDecodeError, upper("a"))),
 ]:

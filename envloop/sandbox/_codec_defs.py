@@ -5,7 +5,7 @@ state, re-read newer globals, resurrected deleted names and replayed host
 calls). So a function is stored like any other object:
 
     ["fn", statement, qualname, line, nth, __name__, __qualname__, cells,
-           cell contents..., __defaults__, __kwdefaults__, __doc__, __dict__]
+           cell contents..., __defaults__, __kwdefaults__, __doc__, __dict__, __annotations__]
 
 ``statement`` is the source of the statement (whole lines) whose compiled code
 holds the function's code object (written once per value: later functions from
@@ -304,8 +304,25 @@ def _function(enc: Any, defs: Defs, fn: types.FunctionType) -> Any:
         except ValueError:
             spec.append(1)
     node[7] = spec
-    frame.it = iter([*contents, fn.__defaults__, fn.__kwdefaults__, fn.__doc__, _func_dict(fn)])
+    frame.it = iter([*contents, fn.__defaults__, fn.__kwdefaults__, fn.__doc__, _func_dict(fn),
+                     _annotations(enc, fn)])
     return frame
+
+
+def _annotations(enc: Any, fn: types.FunctionType) -> dict[str, Any] | None:
+    """The function's annotations when they can be stored (``int``, own classes), else None.
+
+    Typing constructs (``list[int]``, ``Optional[X]``) cannot: the function is kept
+    without them rather than lost for them.
+    """
+    found = fn.__annotations__
+    if not found:
+        return None
+    try:
+        type(enc)(enc._own, 1 << 16, None, enc._layouts, 1).run(found)
+    except (Reject, RecursionError):
+        return None
+    return found
 
 
 # ------------------------------------------------------------------ decode ---
@@ -361,7 +378,9 @@ def finish_function(fn: types.FunctionType, node: list[Any], items: list[Any]) -
     fresh = [cell for cell, entry in zip(fn.__closure__ or (), spec, strict=True) if entry == 0 and type(entry) is int]
     for cell, value in zip(fresh, items, strict=False):
         cell.cell_contents = value
-    defaults, kwdefaults, doc, attrs = items[len(fresh) :]
+    defaults, kwdefaults, doc, attrs, *annotations = items[len(fresh) :]
+    if annotations and type(annotations[0]) is dict:
+        fn.__annotations__ = annotations[0]
     fn.__defaults__ = defaults
     fn.__kwdefaults__ = kwdefaults
     fn.__doc__ = doc

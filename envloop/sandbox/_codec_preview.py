@@ -178,8 +178,9 @@ def path_step(node: list[Any], head: int, i: int) -> str:
         return " (a set member)"
     if tag == "fn":  # children: new cells' contents, then defaults, kwdefaults, doc, attributes
         cells = sum(1 for entry in node[7] if entry == 0 and type(entry) is int)
-        parts = (" (a closure variable)", ".__defaults__", ".__kwdefaults__", ".__doc__", ".__dict__")
-        return parts[0] if i < cells else parts[min(i - cells + 1, 4)]
+        parts = (" (a closure variable)", ".__defaults__", ".__kwdefaults__", ".__doc__", ".__dict__",
+                 ".__annotations__")
+        return parts[0] if i < cells else parts[min(i - cells + 1, 5)]
     return f"[{i}]"
 
 
