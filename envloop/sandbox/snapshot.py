@@ -34,9 +34,10 @@ from typing import Any
 
 from envloop.sandbox import codec, stream
 from envloop.sandbox._codec_common import class_namespace
-from envloop.sandbox._codec_defs import CodeIndex, Defs, active
+from envloop.sandbox._codec_defs import Defs, active
 from envloop.sandbox._facades import SandboxModule
 from envloop.sandbox.aliases import Aliases
+from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.policy import compile_block
 from envloop.sandbox.restoring import Restore
 from envloop.sandbox.statements import binding_statements, written_before_read
