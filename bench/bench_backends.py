@@ -8,6 +8,10 @@
    iterations against a replay model with 50 ms simulated latency, all at
    once (a thread per conversation, one process), turns per second.
 
+Each is measured in alternating rounds (SQLite, PostgreSQL, SQLite, …) and
+the best round is printed, since other work on the machine moves a single
+run by two or three times.
+
 PostgreSQL is a throwaway local server (tests/pgserver.py: initdb in a temp
 dir, fsync off, synchronous commit on), reached over TCP on 127.0.0.1; when
 its binaries are missing only SQLite is measured.  Figures are printed, never
@@ -32,6 +36,7 @@ from envloop.conversation import Envloop
 
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = "```"
+ROUNDS = 3
 
 
 def _pgserver() -> Any:
@@ -112,25 +117,34 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            urls = {"sqlite": str(root / "bench.db")}
-            if server is not None:
-                urls["postgresql"] = server.create_database("bench")
+            names = ["sqlite"] + (["postgresql"] if server is not None else [])
+
+            def fresh(name: str, label: str, n: int) -> str:
+                if name == "sqlite":
+                    return str(root / f"{label}{n}.db")
+                return str(server.create_database(label))  # type: ignore[union-attr]
+
+            # Alternating rounds, best of each: other work on the machine shifts single runs by 2-3x.
             whole: dict[str, float] = {}
             storing: dict[str, float] = {}
-            for name, url in urls.items():
-                whole[name], storing[name] = block_cost(url)
             rates: dict[str, float] = {}
-            for name in urls:
-                url = str(root / "many.db") if name == "sqlite" else server.create_database("many")  # type: ignore[union-attr]
-                rates[name] = throughput(url, root)
+            for n in range(ROUNDS):
+                for name in names:
+                    cost = block_cost(fresh(name, "bench", n))
+                    whole[name] = min(whole.get(name, cost[0]), cost[0])
+                    storing[name] = min(storing.get(name, cost[1]), cost[1])
+            for n in range(ROUNDS):
+                for name in names:
+                    rates[name] = max(rates.get(name, 0.0), throughput(fresh(name, "many", n), root))
     finally:
         if server is not None:
             server.destroy()
-    print("\n== back ends: per-block cost, 1,000 names in the namespace (median of 60)")
+    print(f"\n== back ends: per-block cost, 1,000 names in the namespace (median of 60, best of {ROUNDS} rounds)")
     print(f"  {'':<28}{'SQLite':>10}   {'PostgreSQL':>10}   ratio")
     print(_row("whole block", whole, "ms"))
     print(_row("of which storing", storing, "ms"))
-    print("\n== back ends: 50 conversations x 3 turns x 2 iterations, replay latency 50 ms, all at once")
+    print(f"\n== back ends: 50 conversations x 3 turns x 2 iterations, replay latency 50 ms, all at once "
+          f"(best of {ROUNDS})")
     print(f"  {'':<28}{'SQLite':>10}   {'PostgreSQL':>10}   ratio")
     print(_row("throughput", rates, "turns/s"))
 
