@@ -170,3 +170,10 @@ def test_cli_commands_work_against_postgresql(pg_url: str, run_cli, tmp_path) ->
     assert run_cli("rollback", "xs", "1", env=env).returncode == 0
     history = run_cli("history", "total", env=env)
     assert "total v1" in history.stdout
+
+
+def test_without_server_binaries_the_reason_to_skip_is_clear(tmp_path) -> None:
+    import pgserver  # loaded by conftest from tests/pgserver.py
+
+    with pytest.raises(pgserver.PgUnavailable, match="initdb.*not found; install the postgresql package"):
+        pgserver.PgServer(bin_dir=tmp_path / "no-such-bin")
