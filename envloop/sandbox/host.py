@@ -119,6 +119,7 @@ class Sandbox:
         self._max_frame = 12 * self.output_cap + (4 << 20)
         self._lock = threading.RLock()
         self._interrupt_at: float | None = None
+        self._restoring = False
         self._paused = 0.0
         self._running = False
         self._closing = False
@@ -146,7 +147,11 @@ class Sandbox:
 
     def restore(self, items: list[dict[str, Any]], *, timeout: float | None = None) -> dict[str, Any]:
         """Rebuild names in the worker from stored versions; returns {"restored": [...], "failed": [...]}."""
-        result = self._exchange({"op": "restore", "items": items}, timeout or max(self.timeout, 120.0))
+        self._restoring = True  # a worker killed during a restore is not restored again (no recursion)
+        try:
+            result = self._exchange({"op": "restore", "items": items}, timeout or max(self.timeout, 120.0))
+        finally:
+            self._restoring = False
         if result.report is None:
             error = result.error or {}
             return {"restored": [], "failed": [
@@ -355,7 +360,7 @@ class Sandbox:
 
     def _notify_restart(self) -> None:
         """Call ``on_restart``; its failure is logged, the block's report still returns."""
-        if self.on_restart is None:
+        if self.on_restart is None or self._restoring:
             return
         try:
             self.on_restart(self)
