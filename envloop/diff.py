@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # no stubs
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
