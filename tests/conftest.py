@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +81,24 @@ def run_cli(data_home: Path, tmp_path: Path) -> Callable[..., subprocess.Complet
         )
 
     return run
+
+
+@pytest.fixture
+def cli(run_cli: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``envloop ARGS`` on one scratch database, each call a new process.
+
+    Asserts success unless ``ok=False``; with ``--json`` returns the parsed output.
+    """
+    monkeypatch.setenv("ENVLOOP_DB", str(tmp_path / "t.db"))
+
+    def call(*args: str, ok: bool = True) -> Any:
+        done = run_cli(*args)
+        if ok:
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return json.loads(done.stdout) if "--json" in args and done.returncode == 0 else done
+
+    return call
 
 
 OUTBOX_PLUGIN = '''

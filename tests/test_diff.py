@@ -2,28 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
-import pytest
-
-
-@pytest.fixture
-def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"ENVLOOP_DB": str(tmp_path / "t.db"), "PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(tmp_path)}
-
-    def call(*args: str, ok: bool = True) -> Any:
-        done = subprocess.run([str(Path(sys.executable).parent / "envloop"), *args], env=env,
-                              capture_output=True, text=True, check=False)
-        if ok:
-            assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return json.loads(done.stdout) if "--json" in args and done.returncode == 0 else done
-
-    return call
-
 
 def test_containers_show_added_removed_and_changed_items_by_path(cli) -> None:  # type: ignore[no-untyped-def]
     cli("run", "--new", "rows = [{'id': i, 'amount': i * 10.0} for i in range(5)]\ncfg = {'a': 1, 'b': [1, 2]}")

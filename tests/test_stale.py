@@ -6,26 +6,7 @@ Each step is a new `envloop` process on one database, as a person at a shell wou
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
-
-import pytest
-
-
-@pytest.fixture
-def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"ENVLOOP_DB": str(tmp_path / "t.db"), "PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(tmp_path)}
-
-    def call(*args: str, ok: bool = True, stdin: str | None = None) -> Any:
-        done = subprocess.run([str(Path(sys.executable).parent / "envloop"), *args], env=env, input=stdin,
-                              capture_output=True, text=True, check=False)
-        if ok:
-            assert done.returncode == 0, (args, done.stdout, done.stderr)
-        return json.loads(done.stdout) if "--json" in args and done.returncode == 0 else done
-
-    return call
 
 
 def _stale(cli) -> dict[str, str]:  # type: ignore[no-untyped-def]
