@@ -27,6 +27,7 @@ from envloop.errors import SandboxError
 from envloop.limits import Limits, human
 from envloop.provenance import assign_read_sets
 from envloop.sandbox import RunResult, Sandbox
+from envloop.sandbox.rules import is_user_name
 from envloop.store.chunks import SpoolChunkStore
 from envloop.store.db import Database
 from envloop.store.fileid import FileIdentity
@@ -310,7 +311,7 @@ class Environment:
         return outcome
 
     def _persist(self, session: Any, block_id: int, result: RunResult, source: str) -> BlockOutcome:
-        reads = {n for n in result.read if not n.startswith("_")}
+        reads = {n for n in result.read if is_user_name(n)}
         numbers = latest_numbers(session, self.conversation_id, reads | {c["name"] for c in result.changes})
         read_ids = [numbers[n][0] for n in sorted(reads) if n in numbers]
         changes, not_stored = self._stored.admit(session, result.changes, self.limits.conversation_bytes,

@@ -369,3 +369,14 @@ def test_a_class_changed_by_another_process_keeps_this_process_instances(tmp_pat
     finally:
         first.close()
         second.close()
+
+
+def test_module_level_underscore_names_are_versioned_and_resume(cli) -> None:  # type: ignore[no-untyped-def]
+    """`_cache = {}` and `def _helper()` are allowed (issue 13), so they must survive a new process too."""
+    cli("run", "--new", "_cache = {1: 2}\ndef _helper(n):\n    return n + len(_cache)")
+    cli("run", "_cache[3] = 4")
+    assert cli("run", "--json", "(_cache, _helper(10))")["result"] == "({1: 2, 3: 4}, 12)"
+    names = {v["name"]: v["version"] for v in cli("vars", "--json")}
+    assert names["_cache"] == 2 and names["_helper"] == 1
+    cli("run", "del _cache")
+    assert cli("run", "_cache", ok=False).returncode == 1

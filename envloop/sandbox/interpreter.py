@@ -21,6 +21,7 @@ from envloop.sandbox.policy import (
     compile_block,
     safe_builtins,
 )
+from envloop.sandbox.rules import is_user_name
 
 CallHost = typing.Callable[[str, list[typing.Any], dict[str, typing.Any]], object]
 
@@ -107,7 +108,7 @@ class Interpreter:
         self.sources.register(source, exec_code, eval_code)
         ns = self.namespace
         before = {name for name in info.names.loaded | info.names.bound | info.names.deleted if name in ns}
-        read = sorted(n for n in info.names.loaded if n in before and not n.startswith("_"))
+        read = sorted(n for n in info.names.loaded if n in before and is_user_name(n))
         value, error, limit = None, None, None
         try:
             if exec_code is not None:
@@ -147,8 +148,8 @@ class Interpreter:
     def _changed(self, candidates: set[str], before: set[str]) -> tuple[list[str], list[str]]:
         """Split the AST's candidates by outcome: present now -> bound, gone now -> deleted."""
         ns = self.namespace
-        bound = sorted(n for n in candidates if n in ns and not n.startswith("_"))
-        deleted = sorted(n for n in candidates if n not in ns and n in before and not n.startswith("_"))
+        bound = sorted(n for n in candidates if n in ns and is_user_name(n))
+        deleted = sorted(n for n in candidates if n not in ns and n in before and is_user_name(n))
         return bound, deleted
 
     def _error(self, exc: BaseException) -> dict[str, typing.Any]:

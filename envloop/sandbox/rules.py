@@ -46,6 +46,14 @@ def is_private_name(name: str) -> bool:
     return bool(_PRIVATE_NAME.match(name)) and not name.endswith("_") and not _GENERATED_NAME.match(name)
 
 
+def is_user_name(name: str) -> bool:
+    """A global the conversation's own code made (``total``, ``_cache``), which is versioned.
+
+    Not the guards' names, generated names or dunders the interpreter keeps in the namespace.
+    """
+    return not name.startswith("_") or is_private_name(name)
+
+
 def mangle(name: str, class_name: str | None) -> str:
     """Apply CPython's private-name mangling so runtime guards see the stored name."""
     if class_name is None or not name.startswith("__") or name.endswith("__"):

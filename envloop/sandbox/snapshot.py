@@ -40,6 +40,7 @@ from envloop.sandbox.aliases import Aliases
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.policy import compile_block
 from envloop.sandbox.restoring import Restore
+from envloop.sandbox.rules import is_user_name
 from envloop.sandbox.statements import binding_statements, written_before_read
 
 __all__ = ["RANDOM_STATE", "Snapshotter"]
@@ -119,7 +120,7 @@ class Snapshotter:
                 inner = getattr(member, "__func__", member)
                 if type(inner) is types.FunctionType:
                     _code_names(inner.__code__, names)
-        found = frozenset(n for n in names if not n.startswith("_"))
+        found = frozenset(n for n in names if is_user_name(n))
         try:
             self._globals_of[value] = found
         except TypeError:
@@ -139,7 +140,7 @@ class Snapshotter:
                 if name in ns and name not in seen and callable(ns[name]):
                     seen.add(name)
                     work.append(name)
-        return [n for n in ordered if not n.startswith("_")]
+        return [n for n in ordered if is_user_name(n)]
 
     def collect(self, source: str, result: dict[str, Any]) -> list[dict[str, Any]]:
         """The changes a finished block made, as plain data for the host.
