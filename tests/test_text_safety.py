@@ -180,3 +180,15 @@ def test_the_chat_console_spells_out_escapes_in_the_data_it_shows():
     shown = out.getvalue()
     assert "\x1b]0" not in shown and "\x1b[2J" not in shown
     assert "\\x1b]0;pwned \\x1b[2J\\ud800" in shown  # (rich itself drops the BEL)
+
+
+def test_a_model_reply_with_a_lone_surrogate_is_stored_spelled_out(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A reply can carry a lone surrogate (JSON's \\ud800); the database boundary must not fail on it."""
+    import json as _json
+
+    replies = tmp_path / "replies.json"
+    replies.write_text(_json.dumps(["Answer: caf\ud800 here"]))
+    cli("run", "--new", "x = 1")
+    done = cli("ask", "--model", f"replay:{replies}", "hi")
+    assert "caf\\ud800" in done.stdout
+    assert cli("log", "--json")[-1]["status"] == "done"

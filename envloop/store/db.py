@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from envloop.errors import StoreError
+from envloop.textsafe import unicode_safe
 
 __all__ = [
     "HEAD_REVISION",
@@ -248,12 +249,36 @@ def _make_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         hint = " (install the PostgreSQL driver: pip install 'envloop[postgres]')" if postgres else ""
         raise StoreError(f"database {_describe(url)}: {str(exc).splitlines()[0]}{hint}") from exc
+    event.listen(engine, "before_cursor_execute", _unicode_safe_parameters, retval=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
         event.listen(engine, "connect", _postgres_setup)
     return engine
+
+
+def _unicode_safe(value: Any) -> Any:
+    if type(value) is str and not value.isascii():
+        return unicode_safe(value)
+    return value
+
+
+def _unicode_safe_parameters(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                             executemany: bool) -> tuple[str, Any]:
+    """Lone surrogates (a model's reply, a block's output) stored spelled out, never a UnicodeEncodeError.
+
+    Text from outside can hold them (JSON's ``\\ud800``); no UTF-8 database accepts them.
+    """
+    rows = parameters if executemany else [parameters]
+    if not any(type(v) is str and not v.isascii() for row in rows
+               for v in (row.values() if isinstance(row, dict) else row or ())):
+        return statement, parameters
+    fixed = [
+        {k: _unicode_safe(v) for k, v in row.items()} if isinstance(row, dict) else type(row)(map(_unicode_safe, row))
+        for row in rows
+    ]
+    return statement, fixed if executemany else fixed[0]
 
 
 def open_database(db: str | None = None, *, upgrade: bool = True) -> Database:
