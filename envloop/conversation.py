@@ -73,6 +73,7 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
         self.timeout = timeout
         self.approve = approve
         self._live: dict[int, Environment] = {}
+        self._run_waits: dict[int, threading.Event] = {}  # direct runs waiting for their conversation
         self._used: dict[int, float] = {}
         self._running: dict[int, Turn] = {}
         self._guard = threading.RLock()
@@ -244,9 +245,12 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
 
     def interrupt(self, conversation_id: int) -> bool:
         """Interrupt the block running in a conversation's sandbox (a direct ``run_code`` too); False if not live."""
+        waiting = self._run_waits.get(conversation_id)
+        if waiting is not None:
+            waiting.set()  # a run still waiting for another process's turn: stop waiting
         env = self._live.get(conversation_id)
         if env is None:
-            return False
+            return waiting is not None
         env.sandbox.interrupt()
         return True
 
@@ -256,20 +260,31 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
     ) -> RunReport:
         """Run a block directly (author: user) as a turn of kind "run" (or ``kind``, e.g. "recompute")."""
         cid = self.create_conversation(title=_title(code)).id if new else self.resolve(conversation_id)
-        env = self.environment(cid)
-        with holding(env.lock, on_wait=self.on_wait):
+        # interrupt(cid) -- Ctrl-C in the chat -- also stops the wait for another process's turn
+        cancel = self._run_waits.setdefault(cid, threading.Event())
+        try:
+            env = self.environment(cid, cancel=cancel)
+            with holding(env.lock, cancel=cancel, on_wait=self.on_wait):
+                self._run_waits.pop(cid, None)
+                return self._run_locked(env, cid, code, timeout, kind, text)
+        finally:
+            self._run_waits.pop(cid, None)
+
+    def _run_locked(self, env: Environment, cid: int, code: str, timeout: float | None, kind: str,
+                    text: str | None) -> RunReport:
+        """The run itself, with the conversation's lock held: its turn record, the block, its versions."""
+        with self.database.session(write=True) as session:
+            query = timeline.new_query(session, cid, kind=kind, text=text or code)
+            query_id, position = query.id, query.position
+        try:
+            outcome = env.run_block(
+                code, author="user", query_id=query_id, timeout=timeout,
+                finish=lambda session, done: _finish_run(session, query_id, done),
+            )
+        except BaseException:
             with self.database.session(write=True) as session:
-                query = timeline.new_query(session, cid, kind=kind, text=text or code)
-                query_id, position = query.id, query.position
-            try:
-                outcome = env.run_block(
-                    code, author="user", query_id=query_id, timeout=timeout,
-                    finish=lambda session, done: _finish_run(session, query_id, done),
-                )
-            except BaseException:
-                with self.database.session(write=True) as session:
-                    _finish_run(session, query_id, None)
-                raise
+                _finish_run(session, query_id, None)
+            raise
         return RunReport(cid, position, outcome)
 
     # -- the versioned namespace --------------------------------------------------

@@ -61,3 +61,37 @@ def test_a_queued_turn_says_who_holds_the_conversation_and_can_be_cancelled(tmp_
     assert json.loads(after.stdout)["result"] == "2" and "busy" not in after.stderr
     turns = json.loads(run_cli("conversations", "--json").stdout)[0]["turns"]
     assert turns == 2  # the cancelled turn and the direct run; the queued and refused ones left nothing
+
+
+def test_a_direct_run_waiting_for_the_conversation_stops_on_interrupt(tmp_path: Path, data_home: Path) -> None:
+    """The chat's Ctrl-C calls interrupt(): it must also end a `!` run's wait for another process's turn."""
+    import threading
+
+    from envloop.conversation import Envloop
+    from envloop.waiting import WaitCancelled
+
+    holder = start(tmp_path, "ask", "--new", "--model",
+                   replay(tmp_path, "slow.json", {"reply": "Done.", "delay": 90}), "Take your time")
+    try:
+        read_until(holder, "iteration 1/8")
+        app = Envloop.open(None)
+        told = threading.Event()
+        app.on_wait = lambda info: told.set()
+        outcome: list[BaseException | object] = []
+
+        def run() -> None:
+            try:
+                outcome.append(app.run_code("1 + 1", conversation_id=1))
+            except BaseException as exc:  # what the run ended with is the assertion
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert told.wait(WAIT), "the run never said it was waiting"
+        assert app.interrupt(1)
+        worker.join(WAIT)
+        assert not worker.is_alive() and isinstance(outcome[0], WaitCancelled)
+        app.close()
+    finally:
+        holder.send_signal(signal.SIGINT)
+        holder.communicate(timeout=WAIT)

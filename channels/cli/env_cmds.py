@@ -37,7 +37,10 @@ def run(ctx: AppContext, code: str, conversation_id: int | None, new: bool, time
         code = sys.stdin.read()
     app = ctx.app()
     app.on_wait = lambda info: click.echo(click.style(info["message"], dim=True), err=True)
-    report = app.run_code(code, conversation_id=conversation_id, new=new, timeout=timeout)
+    try:
+        report = app.run_code(code, conversation_id=conversation_id, new=new, timeout=timeout)
+    except KeyboardInterrupt:  # Ctrl-C, while waiting for another process's turn or while the block ran
+        fail("cancelled", 130)
     result = report.outcome.result
     if as_json:
         print_json(report.to_json())

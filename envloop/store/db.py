@@ -264,21 +264,27 @@ def _unicode_safe(value: Any) -> Any:
     return value
 
 
+def _values(row: Any) -> Any:
+    if isinstance(row, dict):
+        return row.values()
+    return row if isinstance(row, (list, tuple)) else ()
+
+
 def _unicode_safe_parameters(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                              executemany: bool) -> tuple[str, Any]:
     """Lone surrogates (a model's reply, a block's output) stored spelled out, never a UnicodeEncodeError.
 
     Text from outside can hold them (JSON's ``\\ud800``); no UTF-8 database accepts them.
     """
-    rows = parameters if executemany else [parameters]
-    if not any(type(v) is str and not v.isascii() for row in rows
-               for v in (row.values() if isinstance(row, dict) else row or ())):
+    rows = parameters if executemany and isinstance(parameters, (list, tuple)) else [parameters]
+    if not any(type(v) is str and not v.isascii() for row in rows for v in _values(row)):
         return statement, parameters
     fixed = [
-        {k: _unicode_safe(v) for k, v in row.items()} if isinstance(row, dict) else type(row)(map(_unicode_safe, row))
+        {k: _unicode_safe(v) for k, v in row.items()} if isinstance(row, dict)
+        else type(row)(map(_unicode_safe, row)) if isinstance(row, (list, tuple)) else row
         for row in rows
     ]
-    return statement, fixed if executemany else fixed[0]
+    return statement, fixed if rows is parameters else fixed[0]
 
 
 def open_database(db: str | None = None, *, upgrade: bool = True) -> Database:
