@@ -118,6 +118,49 @@ def test_class_state_set_after_the_statement_survives(run_cli: Any) -> None:
     assert proc.stdout.strip() == "(5, 'patched', 1, [5])"
 
 
+def test_descriptors_set_after_the_statement_and_on_a_dataclass_survive(run_cli: Any) -> None:
+    proc = _steps(
+        run_cli,
+        "import dataclasses\n@dataclasses.dataclass\nclass P:\n    x: int = 1\nclass K:\n    pass",
+        "P.n = 5\nK.s = staticmethod(lambda: 5)\nK.c = classmethod(lambda cls: cls.__name__)\n"
+        "K.p = property(lambda self: 9)",
+        "(P.n, P(), K.s(), K.c(), K().p, K().s())",
+    )
+    assert proc.stdout.strip() == "(5, P(x=1), 5, 'K', 9, 5)"
+
+
+def test_an_attribute_that_cannot_be_stored_makes_the_class_reported_lost(run_cli: Any) -> None:
+    first = run_cli("run", "--new", "class G:\n    pass\nG.it = iter([1, 2])\nclass H:\n    it = iter([1])")
+    assert "G: attributes set after its class statement cannot be stored: it" in first.stderr
+    listing = run_cli("vars")
+    g_line = next(line for line in listing.stdout.splitlines() if line.startswith("G "))
+    assert "LOST" in g_line
+    resumed = run_cli("run", "next(H.it)")  # H's iterator is what its own statement makes
+    assert resumed.stdout.strip() == "1"
+    gone = run_cli("run", "G")
+    assert "could not restore G" in gone.stderr and "NameError" in gone.stderr  # never a G without it
+
+
+def test_typing_annotations_come_back_equal(run_cli: Any) -> None:
+    define = (
+        "import typing, collections.abc\n"
+        "def f(x: list[int], y: int | None = None, z: typing.Optional[typing.List[int]] = None,\n"
+        "      w: typing.Callable[[int], str] = None, v: typing.Callable[..., int] = None,\n"
+        "      t: collections.abc.Callable[[int], str] = None, q: typing.Any = 1,\n"
+        "      r: typing.Dict[str, typing.Tuple[int, ...]] = None, lit: typing.Literal['a', 'b'] = 'a'"
+        ") -> dict[str, 'P']:\n    return {}\n"
+    )
+    import collections.abc
+    import typing
+
+    namespace: dict[str, Any] = {"typing": typing, "collections": collections}
+    exec(compile(define, "<define>", "exec", dont_inherit=True), namespace)  # plain CPython
+    want = repr(namespace["f"].__annotations__)
+    proc = _steps(run_cli, define, "f.__annotations__")
+    assert proc.stdout.strip() == want
+    assert "could not restore" not in proc.stderr
+
+
 def test_containers_of_classes_and_functions_keep_their_items(run_cli: Any) -> None:
     proc = _steps(
         run_cli,

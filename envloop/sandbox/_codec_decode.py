@@ -30,7 +30,13 @@ from envloop.sandbox._codec_common import (
     class_namespace,
     layout_of,
 )
-from envloop.sandbox._codec_defs import FN_HEAD, finish_function, finish_method, start_def
+from envloop.sandbox._codec_defs import (
+    FN_HEAD,
+    finish_function,
+    finish_method,
+    finish_wrapped,
+    start_def,
+)
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
     f.__name__: f
@@ -246,13 +252,15 @@ class Decoder:
             finish_function(obj, frame.node, items)  # type: ignore[arg-type]
         elif tag in ("bm", "bbm"):
             obj = finish_method(frame.node, items)
+        elif tag == "wr":
+            obj = finish_wrapped(frame.node, items)
         elif tag == "t":
             obj = tuple(items)
         elif tag == "f":
             obj = frozenset(items)
         if frame.override is not None:
             return self._memo[frame.override]
-        if tag in ("t", "f", "bm", "bbm") or (tag == "O" and frame.node[2] in ("t", "f")):
+        if tag in ("t", "f", "bm", "bbm", "wr") or (tag == "O" and frame.node[2] in ("t", "f")):
             self._memo.append(obj)
         return obj
 
@@ -320,4 +328,5 @@ _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {
     "mref": Decoder._def,
     "bm": lambda d, n: d._immutable(n),
     "bbm": lambda d, n: d._immutable(n, head=2),
+    "wr": lambda d, n: d._immutable(n, head=2),
 }

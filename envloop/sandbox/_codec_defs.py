@@ -33,7 +33,10 @@ and classes are refused as before.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
+import functools
+import operator
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -43,8 +46,9 @@ from envloop.sandbox.code_index import CodeIndex
 
 __all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
 
-DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm"})  # the tags previews render here
+DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr"})  # the tags previews render here
 FN_HEAD = 8
+_NoneType = type(None)
 _func_dict = types.FunctionType.__dict__["__dict__"].__get__
 _type_module = type.__dict__["__module__"].__get__  # a class's module, past any metaclass
 _DESCRIPTORS = (types.MethodDescriptorType, types.WrapperDescriptorType, types.ClassMethodDescriptorType)
@@ -152,6 +156,9 @@ def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
         return enc._frame(x, ["bm"], iter((x.__self__, x.__func__)), post=True)
     if t is types.BuiltinMethodType and type(x.__self__) in _BOUND_OWNERS:  # xs.append, d.get
         return enc._frame(x, ["bbm", x.__name__], iter((x.__self__,)), post=True)
+    wrapped = _wrapped_parts(x, t)
+    if wrapped is not None:
+        return enc._frame(x, ["wr", wrapped[0]], iter(wrapped[1]), post=True)
     ref = defs.module_ref(x)
     if ref is not None:
         return ["mref", *ref]
@@ -188,19 +195,84 @@ def _function(enc: Any, defs: Defs, fn: types.FunctionType) -> Any:
 
 
 def _annotations(enc: Any, fn: types.FunctionType) -> dict[str, Any] | None:
-    """The function's annotations when they can be stored (``int``, own classes), else None.
+    """The function's annotations (``int``, own classes, ``list[int]``, ``X | None``, ``Optional[X]``).
 
-    Typing constructs (``list[int]``, ``Optional[X]``) cannot: the function is kept
-    without them rather than lost for them.
+    Annotations that cannot be stored make the function unstorable, with the
+    reason: it is reported lost rather than given back without them.
     """
     found = fn.__annotations__
     if not found:
         return None
     try:
         type(enc)(enc._own, 1 << 16, None, enc._layouts, 1).run(found)
-    except (Reject, RecursionError):
-        return None
+    except Reject as exc:
+        raise Reject(f"the annotations of {fn.__qualname__} cannot be stored ({exc.reason})", "function") from None
+    except RecursionError:
+        raise Reject(f"the annotations of {fn.__qualname__} are nested too deeply", "function") from None
     return found
+
+
+def _wrapped_parts(x: Any, t: type) -> tuple[str, tuple[Any, ...]] | None:
+    """``["wr", kind, parts...]``: an object that is its parts and a constructor.
+
+    ``staticmethod``/``classmethod`` (the function), ``property`` (getter, setter,
+    deleter, doc), ``list[int]`` (origin and arguments), ``int | None`` and the
+    ``typing`` forms (``Optional[X]``, ``List[int]``: the unsubscripted form,
+    found again through the sandbox's import, and the arguments). A typing form
+    is taken only when rebuilding it from its parts gives an equal object, so
+    nothing comes back different.
+    """
+    if x is _NoneType:  # in ``int | None``
+        return "nt", ()
+    if t is staticmethod:
+        return "sm", (x.__func__,)
+    if t is classmethod:
+        return "cm", (x.__func__,)
+    if t is property:
+        return "pr", (x.fget, x.fset, x.fdel, x.__doc__)
+    if t is types.GenericAlias:
+        return "ga", (x.__origin__, *x.__args__)
+    origin: Any = getattr(x, "__origin__", None)
+    if isinstance(x, types.GenericAlias) and origin is collections.abc.Callable:
+        return "gc", x.__args__  # collections.abc.Callable[[int], str]
+    if t is types.UnionType:
+        return "ut", x.__args__
+    if t.__module__ in ("typing", "collections.abc"):
+        name = getattr(x, "_name", None)
+        if type(name) is str and _typing_attr(name) is x:  # typing.Union, typing.List
+            return "tf", (name,)
+        form = _typing_form(x)
+        if form is not None:
+            return "ty", (form, *x.__args__)
+    return None
+
+
+def _typing_attr(name: str) -> Any:
+    import typing
+
+    return getattr(typing, name, None) if not name.startswith("_") else None
+
+
+def _typing_form(x: Any) -> Any:
+    """The unsubscripted ``typing`` form of ``typing.List[int]`` / ``Optional[X]``, when rebuilding gives ``x``."""
+    import typing
+
+    name, args = getattr(x, "_name", None), getattr(x, "__args__", None)
+    if type(args) is not tuple or not args:
+        return None
+    form = getattr(typing, name, None) if type(name) is str else getattr(x, "__origin__", None)
+    if name == "Optional":
+        form = typing.Union
+    try:
+        return form if _subscript(form, args) == x else None
+    except Exception:
+        return None
+
+
+def _subscript(form: Any, args: tuple[Any, ...]) -> Any:
+    if collections.abc.Callable in (form, getattr(form, "__origin__", None)) and args:  # Callable[[int], str]
+        return form[args[0] if args[0] is Ellipsis else list(args[:-1]), args[-1]]
+    return form[args if len(args) > 1 else args[0]]
 
 
 # ------------------------------------------------------------------ decode ---
@@ -267,6 +339,35 @@ def finish_function(fn: types.FunctionType, node: list[Any], items: list[Any]) -
         fn.__dict__ = attrs
 
 
+def finish_wrapped(node: list[Any], items: list[Any]) -> object:
+    """A ``wr`` node's object from its decoded parts (see :func:`_wrapped_parts`)."""
+    kind = node[1]
+    try:
+        if kind == "nt":
+            return _NoneType
+        if kind == "sm":
+            return staticmethod(items[0])
+        if kind == "cm":
+            return classmethod(items[0])
+        if kind == "pr":
+            return property(*items[:4])
+        if kind == "ga":
+            return types.GenericAlias(items[0], tuple(items[1:]))
+        if kind == "gc":
+            return _subscript(collections.abc.Callable, tuple(items))
+        if kind == "ut":
+            return functools.reduce(operator.or_, items)
+        if kind == "ty":
+            return _subscript(items[0], tuple(items[1:]))
+        if kind == "tf":
+            found = _typing_attr(str(items[0]))
+            if found is not None:
+                return found
+    except Exception as exc:
+        raise DecodeError(f"a stored {kind} object cannot be rebuilt: {exc}") from None
+    raise DecodeError(f"unknown stored object kind {kind!r}")
+
+
 def finish_method(node: list[Any], items: list[Any]) -> object:
     """A bound method from its decoded parts (``bm``: self and function; ``bbm``: self and a name)."""
     if node[0] == "bm":
@@ -287,4 +388,6 @@ def preview_def(node: list[Any]) -> str:
         return f"{node[1]}.{node[2]}"
     if node[0] in ("bm", "bbm"):
         return "<bound method>"
+    if node[0] == "wr":
+        return {"sm": "<staticmethod>", "cm": "<classmethod>", "pr": "<property>"}.get(node[1], "<type hint>")
     return str(node[1])

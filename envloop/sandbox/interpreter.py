@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import reprlib
 import typing
+import weakref
 
 from envloop.sandbox.frames import SourceMap, user_frames
 from envloop.sandbox.policy import (
@@ -77,6 +78,8 @@ class Interpreter:
         self.call_host = call_host
         self.own_classes: set[type] = set()
         self.plain_own_classes: set[type] = set()
+        #: Each own class's attributes when its ``class`` statement made it (before decorators).
+        self.class_born: weakref.WeakKeyDictionary[type, dict[str, typing.Any]] = weakref.WeakKeyDictionary()
         self.output = OutputBuffer(output_cap)
         self.sources = SourceMap(FILENAME)  # so errors can quote the lines of the frames they passed
         self.builtins = safe_builtins(self)

@@ -237,6 +237,9 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
         cls = real_build_class(func, name, *bases, **kwargs)
         if isinstance(cls, type):
             guards.register(cls)
+            born = getattr(interpreter, "class_born", None)
+            if born is not None:  # what the statement itself makes (see Snapshotter._class_state)
+                born[cls] = dict(type.__dict__["__dict__"].__get__(cls))
         return cls
 
     table: dict[str, typing.Any] = {name: getattr(builtins, name) for name in _SAFE_NAMES}
