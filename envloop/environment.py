@@ -43,6 +43,7 @@ from envloop.store.models import (
 from envloop.store.provenance import write_read_set
 from envloop.store.usage import StoredBytes, artifact_bytes, streamed_digests
 from envloop.store.versions import (
+    WORKER_STATE,
     ArtifactSave,
     Change,
     latest_numbers,
@@ -329,7 +330,8 @@ class Environment:
             read_set_id=read_set,
         )
         assign_read_sets(session, self.conversation_id, block_id, source, rows, numbers, self._artifact_reads)
-        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows], not_stored=not_stored)
+        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows if r.name not in WORKER_STATE],
+                               not_stored=not_stored)
         for save in self._pending_saves:
             art = write_artifact(
                 session,

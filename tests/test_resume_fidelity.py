@@ -129,6 +129,13 @@ def test_descriptors_set_after_the_statement_and_on_a_dataclass_survive(run_cli:
     assert proc.stdout.strip() == "(5, P(x=1), 5, 'K', 9, 5)"
 
 
+def test_a_class_attribute_deleted_after_the_statement_stays_deleted(run_cli: Any) -> None:
+    proc = _steps(run_cli, "class K:\n    n = 1\n    def m(self):\n        return 1", "del K.n\ndel K.m",
+                  "(hasattr(K, 'n'), hasattr(K, 'm'))")
+    assert proc.stdout.strip() == "(False, False)"
+    assert "K v3" not in proc.stdout + proc.stderr  # the resume stored no different K
+
+
 def test_an_attribute_that_cannot_be_stored_makes_the_class_reported_lost(run_cli: Any) -> None:
     first = run_cli("run", "--new", "class G:\n    pass\nG.it = iter([1, 2])\nclass H:\n    it = iter([1])")
     assert "G: attributes set after its class statement cannot be stored: it" in first.stderr
@@ -423,3 +430,36 @@ def test_module_level_underscore_names_are_versioned_and_resume(cli) -> None:  #
     assert names["_cache"] == 2 and names["_helper"] == 1
     cli("run", "del _cache")
     assert cli("run", "_cache", ok=False).returncode == 1
+
+
+def test_module_state_the_sandbox_hands_out_continues_in_a_new_process(run_cli: Any) -> None:
+    import calendar
+    import decimal
+    import random
+
+    calendar_before = calendar.firstweekday()
+    try:
+        context = decimal.Context(prec=5, traps=[decimal.InvalidOperation, decimal.Overflow])
+        random.seed(3)
+        want = (str(context.divide(decimal.Decimal(1), decimal.Decimal(3))),
+                str(context.divide(decimal.Decimal(1), decimal.Decimal(0))), 6, ";", random.random())
+    finally:
+        calendar.setfirstweekday(calendar_before)
+    proc = _steps(
+        run_cli,
+        "import decimal, calendar, csv, random\ndecimal.getcontext().prec = 5\n"
+        "decimal.getcontext().traps[decimal.DivisionByZero] = False\ncalendar.setfirstweekday(6)\n"
+        "csv.register_dialect('semi', delimiter=';')\nrandom.seed(3)",
+        "(str(decimal.Decimal(1) / decimal.Decimal(3)), str(decimal.Decimal(1) / decimal.Decimal(0)),"
+        " calendar.firstweekday(), csv.get_dialect('semi').delimiter, random.random())",
+    )
+    assert proc.stdout.strip() == repr(want)
+    assert "@" not in proc.stderr  # module state is stored, not listed as names
+
+
+def test_the_reserved_module_state_names_agree() -> None:
+    from envloop.sandbox import module_state
+    from envloop.sandbox.wire_schema import MODULE_STATE
+    from envloop.store.versions import WORKER_STATE
+
+    assert module_state.NAMES == MODULE_STATE == set(WORKER_STATE)

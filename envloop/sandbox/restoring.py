@@ -29,9 +29,13 @@ import time
 from typing import Any
 
 from envloop.sandbox import stream
+from envloop.sandbox._codec_common import class_namespace
 from envloop.sandbox.codec import class_table
 
-__all__ = ["STATEMENT_SECONDS", "Restore", "order"]
+__all__ = ["CLASS_DELETED", "STATEMENT_SECONDS", "Restore", "order"]
+
+#: The key, never an attribute name, under which a class's stored state lists attributes deleted since its statement.
+CLASS_DELETED = "\0deleted"
 
 STATEMENT_SECONDS = 10.0
 _MARGIN = 2.0
@@ -187,7 +191,7 @@ class Restore:
             ns.pop(name, None)
             return str(item.get("lost_reason") or "the value was not stored")
         if name.startswith("@"):  # module state (see Snapshotter._module_state), not a name
-            snap.restore_random(self._decode(value))
+            snap.restore_module_state(name, self._decode(value))
             return None
         try:
             ns[name] = self._decode(value)
@@ -255,8 +259,11 @@ class Restore:
             snap.class_sources[name] = source
             value = item.get("value")
             if value:
-                state = self._decode(value)
-                for key, attr in dict(state).items():
+                state = dict(self._decode(value))
+                for key in state.pop(CLASS_DELETED, ()):
+                    if key in class_namespace(ns[name]):
+                        type.__delattr__(ns[name], key)
+                for key, attr in state.items():
                     type.__setattr__(ns[name], key, attr)
                 digest = snap._class_digest(source, _value_digest(value))
         snap._remember(name, digest, kind != "class")

@@ -26,27 +26,24 @@ definitions (see DESIGN.md, "A restore executes definitions"):
 from __future__ import annotations
 
 import hashlib
-import random
 import types
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from envloop.sandbox import codec, stream
+from envloop.sandbox import codec, module_state, stream
 from envloop.sandbox._codec_common import class_namespace
 from envloop.sandbox._codec_defs import Defs, active
 from envloop.sandbox._facades import SandboxModule
 from envloop.sandbox.aliases import Aliases
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.policy import compile_block
-from envloop.sandbox.restoring import Restore
+from envloop.sandbox.restoring import CLASS_DELETED, Restore
 from envloop.sandbox.rules import is_user_name
 from envloop.sandbox.statements import binding_statements, written_before_read
 
-__all__ = ["RANDOM_STATE", "Snapshotter"]
+__all__ = ["Snapshotter"]
 
-#: The reserved name the random module's state is versioned under (never a Python name).
-RANDOM_STATE = "@random"
 _PREVIEW = 200
 _CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
 
@@ -83,7 +80,7 @@ class Snapshotter:
         self.index = CodeIndex(self._compile)
         self.defs = Defs(interpreter.namespace, interpreter.builtins, self.index)
         self.aliases = Aliases()
-        self._random_seen = _digest(repr(random.getstate()))
+        self._module_seen = {name: _digest(repr(get())) for name, (get, _set, _p) in module_state.STATES.items()}
         self._globals_of: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
         self._note_compiled_code()
 
@@ -173,23 +170,29 @@ class Snapshotter:
         return changes
 
     def _module_state(self) -> list[dict[str, Any]]:
-        """The ``random`` module's generator, stored as the reserved name ``@random`` when a block moved it."""
-        state = random.getstate()
-        digest = _digest(repr(state))
-        if digest == self._random_seen:
-            return []
-        self._random_seen = digest
-        encoded = self._encode(list(state))
-        if not isinstance(encoded, stream.Streamed):
-            return []
-        change = self._streamed(RANDOM_STATE, encoded)
-        change.update(preview="<state of the random module>", type_name="random state")
-        self.digests[RANDOM_STATE] = change.pop("digest")
-        return [change]
+        """Module state a block moved (see :mod:`envloop.sandbox.module_state`), each as its reserved ``@name``."""
+        changes = []
+        for name, (get, _set, preview) in module_state.STATES.items():
+            state = get()
+            digest = _digest(repr(state))
+            if digest == self._module_seen.get(name):
+                continue
+            self._module_seen[name] = digest
+            encoded = self._encode(state)
+            if not isinstance(encoded, stream.Streamed):
+                continue
+            change = self._streamed(name, encoded)
+            change.update(preview=preview, type_name="module state")
+            self.digests[name] = change.pop("digest")
+            changes.append(change)
+        return changes
 
-    def restore_random(self, state: list[Any]) -> None:
-        random.setstate((state[0], tuple(state[1]), state[2]))
-        self._random_seen = _digest(repr(random.getstate()))
+    def restore_module_state(self, name: str, state: Any) -> None:
+        entry = module_state.STATES.get(name)
+        if entry is None:
+            raise ValueError(f"unknown module state {name!r}")
+        entry[1](state)
+        self._module_seen[name] = _digest(repr(entry[0]()))
 
     def _changes_of(self, group: list[str], bound: list[str], statements: dict[str, tuple[str, str]]
                     ) -> list[dict[str, Any]]:
@@ -319,6 +322,10 @@ class Snapshotter:
                 continue  # made by the statement itself
             else:
                 not_kept.append(f"{key} ({getattr(found, 'reason', 'cannot be stored')})")
+        current = class_namespace(cls)
+        deleted = sorted(key for key in born if key not in current and key not in _CLASS_SKIP)
+        if deleted:  # ``del K.n`` after the statement made it: the restore deletes it again
+            state[CLASS_DELETED] = deleted
         return state, not_kept
 
     def _statement(self, name: str, kind: str, source: str, value: Any) -> dict[str, Any]:

@@ -34,7 +34,8 @@ __all__ = ["CHECKS", "MAX_DEPTH", "InvalidFrame", "check_frame", "check_name", "
 MAX_DEPTH = 64
 MAX_NAMES = 20_000  # names a block may report as bound, deleted or read
 MAX_NAME = 300  # characters in one name
-MODULE_STATE = frozenset({"@random"})  # reserved non-identifier names a change may carry
+#: Reserved non-identifier names a change may carry (envloop.sandbox.module_state.NAMES; a test keeps them equal).
+MODULE_STATE = frozenset({"@random", "@decimal", "@calendar", "@csv"})
 MAX_LINE = 10_000_000
 MAX_TEXT = 1 << 24  # characters in any one string field the host stores or shows
 

@@ -247,7 +247,7 @@ def version_counts(session: Session, model: type[DefinitionVersion] | type[Artif
 
 
 #: Reserved names a restore sends to the worker (module state, not Python names; never in the var index).
-WORKER_STATE = ("@random",)
+WORKER_STATE = ("@random", "@decimal", "@calendar", "@csv")  # envloop.sandbox.module_state.NAMES
 
 
 def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0,
