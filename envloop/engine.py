@@ -12,6 +12,7 @@ conversation run one at a time across processes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -191,7 +192,13 @@ class Turn:
         }
 
     def _note_changes(self, outcome: BlockOutcome) -> None:
-        """Move changed names to the front of the var index (newest first), drop deleted ones."""
+        """Move changed names to the front of the var index (newest first), drop deleted ones.
+
+        When the block gave a name that existed a new version, names derived from
+        the old one may now be stale: the marks are read again (a constant number
+        of queries), so the model's next prompt says so within the turn.
+        """
+        redefined = any(c["name"] in self.variables for c in outcome.result.changes)
         for change in outcome.result.changes:
             name = change["name"]
             if name.startswith("@"):  # module state such as @random: stored, not a variable
@@ -201,6 +208,11 @@ class Turn:
                 line = VarLine(name, change.get("type_name") or change["kind"], change.get("size"),
                                change.get("preview") or "", bool(change.get("lost_reason")))
                 self.variables = {name: line, **self.variables}
+        if redefined:
+            with self.env.database.session() as session:
+                stale = stale_names(session, self.env.conversation_id)
+            self.variables = {name: dataclasses.replace(line, stale=stale[name].reason if name in stale else None)
+                              for name, line in self.variables.items()}
 
     # -- the turn ---------------------------------------------------------------
 

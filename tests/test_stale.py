@@ -85,3 +85,20 @@ def test_the_models_var_index_marks_stale_names(cli, tmp_path: Path) -> None:  #
     assert "b: int" in prompt and "[STALE: read a v1, now v2; recompute it before relying on it]" in prompt
     a_line = next(line for line in prompt.splitlines() if line.lstrip().startswith("a: int"))
     assert "STALE" not in a_line
+
+
+def test_a_redefinition_within_a_turn_marks_stale_in_the_next_iteration(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fence = "```"
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps([
+        f"First a and b.\n{fence}python\na = 1\nb = a + 1\n{fence}\n",
+        f"Now change a.\n{fence}python\na = 5\n{fence}\n",
+        "b was computed from the old a.",
+    ]))
+    cli("run", "--new", "pass")
+    cli("ask", "--model", f"replay:{replies}", "Make a and b, then change a.")
+    second = cli("inspect", "--iteration", "2", "--json")["messages"][1]["content"]
+    third = cli("inspect", "--iteration", "3", "--json")["messages"][1]["content"]
+    assert "STALE" not in second
+    b_line = next(line for line in third.splitlines() if line.lstrip().startswith("b: int"))
+    assert "[STALE: read a v1, now v2; recompute it before relying on it]" in b_line
