@@ -41,6 +41,8 @@ def _same(a: DefinitionVersion, b: DefinitionVersion) -> bool:
         return True
     if a.kind != b.kind or a.kind == "deleted":
         return False
+    if a.content_sha256 and b.content_sha256 and a.source == b.source:  # the values themselves, alone
+        return a.content_sha256 == b.content_sha256
     content_a, content_b = (a.value_sha256, a.source), (b.value_sha256, b.source)
     return content_a == content_b and any(content_a)
 
@@ -64,7 +66,9 @@ def stale_names(session: Session, conversation_id: int) -> dict[str, Stale]:
             now = newest.get(read.name)
             if read.name == name or read.conversation_id != conversation_id:
                 continue  # its own earlier version, or a fork's parent: not a dependency that moves
-            if now is None or _same(read, now):
+            if now is None or _same(read, now) or (now.block_id is not None and now.block_id == makers[name].block_id):
+                # (the block that made this version also wrote the newer one: a mutation through
+                # an alias, ``b.append(2)`` versioning a and b, is not a derivation gone stale)
                 derived.setdefault(read.name, []).append(name)
                 continue
             what = "deleted" if now.kind == "deleted" else f"v{now.version}"

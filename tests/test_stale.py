@@ -102,3 +102,12 @@ def test_a_redefinition_within_a_turn_marks_stale_in_the_next_iteration(cli, tmp
     assert "STALE" not in second
     b_line = next(line for line in third.splitlines() if line.lstrip().startswith("b: int"))
     assert "[STALE: read a v1, now v2; recompute it before relying on it]" in b_line
+
+
+def test_sharing_objects_with_a_new_name_is_not_a_change(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("run", "--new", "invoices = [{'m': 3, 'v': 10}, {'m': 4, 'v': 5}]\nn = len(invoices)")
+    cli("run", "march = [i for i in invoices if i['m'] == 3]")  # shares invoices' dicts: stored together
+    assert _stale(cli) == {}
+    cli("run", "invoices[0]['v'] = 11")  # changes march too, through the shared dict
+    assert _stale(cli) == {"n": "read invoices v1, now v3"}
+    assert cli("run", "(march[0] is invoices[0], march)").stdout.strip() == "(True, [{'m': 3, 'v': 11}])"

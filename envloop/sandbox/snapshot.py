@@ -48,6 +48,10 @@ _PREVIEW = 200
 _CLASS_SKIP = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"})
 
 
+def _discard(_digest: str, _data: bytes) -> None:
+    """A chunk sink that keeps nothing (computing a digest only)."""
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -160,6 +164,7 @@ class Snapshotter:
             for group in self.aliases.groups(names, ns):
                 changes.extend(self._changes_of(group, bound, statements))
             changes.extend(self._module_state())
+        self.aliases.release()
         gone = dict.fromkeys([*candidates, *result.get("deleted", ())])
         for name in gone:
             if name not in ns:
@@ -202,6 +207,11 @@ class Snapshotter:
         # One by one when alone, or when one of them cannot be stored (the others keep their values).
         records = together if together is not None else [
             self._describe(name, ns[name], statements.get(name) if name in bound else None) for name in group]
+        if together is not None:  # what each member's own encoding would be: a value that did not
+            for record in together:  # change is recognisably the same when stored with new company
+                alone = stream.encode_value(ns[record["name"]], self.own_classes(), _discard, self.max_value_bytes)
+                if isinstance(alone, stream.Streamed):
+                    record["content"] = alone.digest
         changes = []
         for change in records:
             if change is None:
@@ -214,7 +224,8 @@ class Snapshotter:
         return changes
 
     def _encode(self, value: Any, walker: bool = False) -> Any:
-        encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes, walker)
+        encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes, walker,
+                                      None if walker else self.aliases.plan(value))
         self.chunk_sink.flush()
         return encoded
 
@@ -245,7 +256,7 @@ class Snapshotter:
         return {
             "name": name, "kind": "value", "encoding": stream.ENCODING, "chunks": encoded.chunks,
             "preview": encoded.preview, "type_name": encoded.type_name,
-            "size": encoded.size, "digest": encoded.digest,
+            "size": encoded.size, "digest": encoded.digest, "content": encoded.digest,
         }
 
     @staticmethod

@@ -167,6 +167,9 @@ def _change(change: Any) -> None:
     _version_name(change.get("name"))
     for key in ("kind", "source", "preview", "type_name", "lost_reason", "encoding", "digest", "member"):
         _text(change, key, optional=key != "kind")
+    content = change.get("content")
+    if content is not None and (type(content) is not str or len(content) != 64 or not content.isalnum()):
+        raise InvalidFrame("a change's content digest must be 64 hex digits")
     _int(change.get("size"), 0, 1 << 62, "change size")
 
 

