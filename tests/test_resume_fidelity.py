@@ -136,6 +136,12 @@ def test_a_class_attribute_deleted_after_the_statement_stays_deleted(run_cli: An
     assert "K v3" not in proc.stdout + proc.stderr  # the resume stored no different K
 
 
+def test_a_nested_class_changed_after_the_statement_survives(run_cli: Any) -> None:
+    proc = _steps(run_cli, "class Outer:\n    class Inner:\n        v = 1\n    def make(self):\n        return self.Inner()",
+                  "Outer.Inner.v = 2\nOuter.Inner.w = [3]", "(Outer().make().v, Outer.Inner.w, Outer.Inner.__qualname__)")
+    assert proc.stdout.strip() == "(2, [3], 'Outer.Inner')"
+
+
 def test_an_attribute_that_cannot_be_stored_makes_the_class_reported_lost(run_cli: Any) -> None:
     first = run_cli("run", "--new", "class G:\n    pass\nG.it = iter([1, 2])\nclass H:\n    it = iter([1])")
     assert "G: attributes set after its class statement cannot be stored: it" in first.stderr

@@ -32,10 +32,12 @@ from envloop.sandbox import stream
 from envloop.sandbox._codec_common import class_namespace
 from envloop.sandbox.codec import class_table
 
-__all__ = ["CLASS_DELETED", "STATEMENT_SECONDS", "Restore", "order"]
+__all__ = ["CLASS_DELETED", "CLASS_NESTED", "STATEMENT_SECONDS", "Restore", "order"]
 
 #: The key, never an attribute name, under which a class's stored state lists attributes deleted since its statement.
 CLASS_DELETED = "\0deleted"
+#: The key under which a class's stored state holds the states of classes made in its body.
+CLASS_NESTED = "\0nested"
 
 STATEMENT_SECONDS = 10.0
 _MARGIN = 2.0
@@ -259,15 +261,24 @@ class Restore:
             snap.class_sources[name] = source
             value = item.get("value")
             if value:
-                state = dict(self._decode(value))
-                for key in state.pop(CLASS_DELETED, ()):
-                    if key in class_namespace(ns[name]):
-                        type.__delattr__(ns[name], key)
-                for key, attr in state.items():
-                    type.__setattr__(ns[name], key, attr)
+                _apply_class_state(ns[name], dict(self._decode(value)))
                 digest = snap._class_digest(source, _value_digest(value))
         snap._remember(name, digest, kind != "class")
         return None
+
+
+def _apply_class_state(cls: type, state: dict[str, Any]) -> None:
+    """Set a class's stored attributes, delete those deleted since its statement, then its nested classes'."""
+    for key in state.pop(CLASS_DELETED, ()):
+        if key in class_namespace(cls):
+            type.__delattr__(cls, key)
+    nested = state.pop(CLASS_NESTED, {})
+    for key, attr in state.items():
+        type.__setattr__(cls, key, attr)
+    for key, inner in nested.items():
+        found = class_namespace(cls).get(key)
+        if isinstance(found, type) and type(inner) is dict:
+            _apply_class_state(found, dict(inner))
 
 
 def _value_digest(value: dict[str, Any]) -> str:
