@@ -132,6 +132,49 @@ def test_shared_and_cyclic_containers_keep_their_identity() -> None:
     assert grid == [[1, 0, 0]] * 3
 
 
+def test_rows_met_twice_keep_their_identity_and_unshared_rows_are_not_numbered() -> None:
+    rows = [(i, "r" + str(i)) for i in range(40_000)]  # more than one survey window
+    rows[30_001] = rows[30_000]
+    back = _round_trip(rows)
+    assert back == rows and back[30_000] is back[30_001] and type(back[0]) is tuple
+    pair = (1, 2)
+    nested = _round_trip([[pair, pair]])
+    assert nested[0][0] is nested[0][1]  # nested too
+    fresh = _round_trip([(i, i + 1) for i in range(40_000)])
+    assert fresh[0] is not fresh[1] and fresh[-1] == (39_999, 40_000)
+
+
+def _snapshot_pair() -> tuple[Any, Any]:
+    from envloop.sandbox.interpreter import Interpreter
+    from envloop.sandbox.snapshot import Snapshotter
+
+    interp = Interpreter()
+    return interp, Snapshotter(interp)
+
+
+def _run_block(interp: Any, snap: Any, source: str) -> list[dict[str, Any]]:
+    result = interp.run(source)
+    assert result["ok"], result
+    return snap.collect(source, result)
+
+
+def test_a_record_of_a_big_list_shared_with_another_name_is_stored_with_it_and_comes_back_shared() -> None:
+    interp, snap = _snapshot_pair()
+    _run_block(interp, snap, "records = [{'id': i, 'tags': ['a']} for i in range(50_000)]\nother = [1]")
+    _run_block(interp, snap, "r = records[7]")  # records is read: surveyed again, its record 7 now shared
+    changes = _run_block(interp, snap, "r['id'] = -1")  # records is not touched by name
+    assert sorted(c["name"] for c in changes) == ["r", "records"]  # a mutation through an alias versions both
+    assert {c.get("member") for c in changes} == {"r", "records"}  # stored as one value
+    items = [{"name": c["name"], "kind": c["kind"], "source": c.get("source"),
+              "value": {"encoding": c["encoding"], "chunks": c["chunks"], "member": c.get("member")}}
+             for c in changes]
+    fresh, other = _snapshot_pair()
+    other.chunk_sink = snap.chunk_sink
+    assert other.restore(items)["failed"] == []
+    ns = fresh.namespace
+    assert ns["r"] is ns["records"][7] and ns["r"] == {"id": -1, "tags": ["a"]} and len(ns["records"]) == 50_000
+
+
 def test_nan_keeps_its_sign_bit() -> None:
     chunks = LocalChunks()
     value = [float("nan"), -float("nan")]

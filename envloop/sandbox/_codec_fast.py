@@ -31,6 +31,8 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]  # no stubs; used only through these two modules
 
+from envloop.sandbox._codec_survey import Depth, Survey
+
 __all__ = ["Fallback", "FastDecoder", "FastEncoder", "plain_preview"]
 
 # Operations: each is one msgpack array [op, payload?].
@@ -38,11 +40,12 @@ VALUE, TUPLE, ROWS, BEGIN, END, EXTEND, EXTEND_ROWS, UPDATE, PIECE = range(9)
 # BEGIN kinds.
 K_LIST, K_TUPLE, K_DICT, K_STR, K_BYTES, K_WALKER = range(6)
 
-SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
+SCALARS: frozenset[type] = frozenset({int, float, str, bytes, bool, type(None)})
 _TEXT = frozenset({str, bytes})
 _CONTAINERS = frozenset({list, dict})
 _PLAIN = SCALARS | _CONTAINERS
 _DICT, _LIST = frozenset({dict}), frozenset({list})
+_ROWS = frozenset({tuple, list})
 ROW_ITEMS = 4096  # containers packed in bulk hold at most this many items
 SLICE_BYTES = 1 << 18  # target packed size of one slice
 PIECE_CHARS = 1 << 18  # long str/bytes are written in pieces of this many characters
@@ -65,12 +68,39 @@ class FastEncoder:
         self._pack = _packer()
         self._seen: set[int] = set()
 
-    def run(self, value: object) -> None:
-        """Encode ``value``; raises :class:`Fallback` when it is not plain data."""
+    def run(self, value: object, plan: Survey | None = None) -> None:
+        """Encode ``value``; raises :class:`Fallback` when it is not plain data.
+
+        ``plan`` is the value's :func:`~envloop.sandbox._codec_survey.survey`:
+        with it, the common shapes are packed without walking the value again.
+        """
         try:
-            self._emit(value)
+            if plan is None or not self._planned(value, plan):
+                self._emit(value)
         except (OverflowError, UnicodeEncodeError, RecursionError, ValueError, TypeError):
             raise Fallback from None
+
+    def _planned(self, x: Any, plan: Survey) -> bool:
+        """Pack ``x`` as the checks of :meth:`_emit` would, from its survey; False: not one of these shapes."""
+        depths = plan.depths
+        items = depths[0]
+        if type(x) is dict:
+            if _fits(items, SCALARS, ROW_TEXT) or _plain_depths(depths):
+                self._dict_slices(x)
+                return True
+            return False
+        if items.types <= SCALARS:
+            if items.types & _TEXT and items.longest > PIECE_CHARS:
+                return False  # long strings: written in pieces, item by item
+            self._flat(x, type(x) is tuple, rows=False)
+            return True
+        if type(x) is list and len(items.types) == 1 and items.types <= _ROWS and _fits(depths[1], SCALARS, ROW_TEXT):
+            self._flat(x, False, rows=tuple in items.types)
+            return True
+        if _plain_depths(depths):
+            self._flat(x, type(x) is tuple, rows=False)
+            return True
+        return False
 
     def _op(self, *parts: object) -> None:
         self._write(self._pack(parts))
@@ -196,6 +226,10 @@ class FastEncoder:
                 self._emit(v)
             self._op(END)
             return
+        self._dict_slices(x)
+
+    def _dict_slices(self, x: dict[Any, Any]) -> None:
+        """A dict of plain data: one value, or UPDATE slices of about SLICE_BYTES packed."""
         n = len(x)
         step = _step(self._pack(dict(islice(x.items(), 64))), min(n, 64))
         if n <= step:
@@ -206,6 +240,16 @@ class FastEncoder:
         for _ in range(0, n, step):
             self._op(UPDATE, dict(islice(items, step)))
         self._op(END)
+
+
+def _fits(depth: Depth, types: frozenset[type], text: int) -> bool:
+    """Whether the items at ``depth`` are all of ``types``, with no str or bytes longer than ``text``."""
+    return depth.types <= types and (not depth.types & _TEXT or depth.longest <= text)
+
+
+def _plain_depths(depths: list[Depth]) -> bool:
+    """What :meth:`FastEncoder._plain` checks: scalars, lists and dicts at every depth, small and short."""
+    return all(_fits(d, _PLAIN, ROW_TEXT) and d.keys <= SCALARS and d.widest <= ROW_ITEMS for d in depths)
 
 
 def _step(sample: bytes, count: int) -> int:

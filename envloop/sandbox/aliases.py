@@ -30,6 +30,7 @@ from envloop.sandbox import codec, stream
 from envloop.sandbox._codec_common import SHARE_MIN, class_namespace, class_qualname, type_label
 from envloop.sandbox._codec_fast import _longest
 from envloop.sandbox._codec_preview import summary
+from envloop.sandbox._codec_survey import Survey, survey
 
 __all__ = ["REACH_CAP", "Aliases"]
 
@@ -40,10 +41,17 @@ _MAPPINGS = frozenset({dict, collections.OrderedDict, collections.Counter, colle
 _SHAREABLE_LEAVES = frozenset({bytearray})
 _TEXT = frozenset({str, bytes})
 _METHOD_OWNERS: frozenset[type] = frozenset({list, dict, set, bytearray, collections.deque})
+_SURVEYED = frozenset({list, tuple, dict})
 
 
-def reach(value: object, cap: int = REACH_CAP) -> frozenset[int]:
-    """Ids of the mutable objects ``value`` reaches (itself included), at most ``cap`` of them."""
+def reach(value: object, cap: int = REACH_CAP, plan: Survey | None = None) -> frozenset[int]:
+    """Ids of the mutable objects ``value`` reaches (itself included), at most ``cap`` of them.
+
+    Plain data (lists, tuples and dicts of scalars: ``plan``, its survey) is
+    walked once at C speed, and that survey serves the encoder too.
+    """
+    if plan is not None:
+        return plan.reach
     found: set[int] = set()
     walked: set[int] = set()  # tuples and frozensets: walked once, but not shareable themselves
     stack: list[Any] = [value]
@@ -129,13 +137,27 @@ class Aliases:
 
     def __init__(self) -> None:
         self._reach: dict[str, frozenset[int]] = {}
+        self._plans: dict[int, tuple[object, Survey | None]] = {}  # during one collect: id -> (value, survey)
+
+    def plan(self, value: object) -> Survey | None:
+        """The survey of a plain list, tuple or dict, made once per block (see :meth:`release`)."""
+        if type(value) not in _SURVEYED:
+            return None
+        held = self._plans.get(id(value))
+        if held is None or held[0] is not value:
+            held = self._plans[id(value)] = (value, survey(value))
+        return held[1]
+
+    def release(self) -> None:
+        """Forget the surveys (and the values they hold) once the block's changes are encoded."""
+        self._plans.clear()
 
     def forget(self, name: str) -> None:
         self._reach.pop(name, None)
 
     def note(self, name: str, value: object) -> None:
         """Remember what a restored name reaches (it may share objects with names restored with it)."""
-        self._note(name, reach(value) if _groupable(value) else frozenset())
+        self._note(name, reach(value, plan=survey(value)) if _groupable(value) else frozenset())
 
     def _note(self, name: str, ids: frozenset[int]) -> None:
         if ids:
@@ -148,7 +170,8 @@ class Aliases:
 
         Deterministic: groups come in the order of their first name in ``names``, members sorted.
         """
-        fresh = {n: reach(ns[n]) if _groupable(ns[n]) else frozenset() for n in names}
+        self.release()
+        fresh = {n: reach(ns[n], plan=self.plan(ns[n])) if _groupable(ns[n]) else frozenset() for n in names}
         parent: dict[str, str] = {}
 
         def root(n: str) -> str:

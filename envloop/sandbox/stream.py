@@ -36,6 +36,7 @@ from envloop.limits import human
 from envloop.sandbox import codec, protocol
 from envloop.sandbox._codec_common import DecodeError
 from envloop.sandbox._codec_fast import K_WALKER, Fallback, FastDecoder, FastEncoder, plain_preview
+from envloop.sandbox._codec_survey import Survey, survey
 
 __all__ = [
     "CHUNK_BYTES",
@@ -140,17 +141,18 @@ class TooLarge:
 
 
 def encode_value(value: object, own_classes: Collection[type], put: Callable[[str, bytes], None],
-                 limit: int, walker: bool = False) -> Streamed | TooLarge | codec.Unencodable:
+                 limit: int, walker: bool = False, plan: Survey | None = None) -> Streamed | TooLarge | codec.Unencodable:
     """Encode ``value`` as chunks handed to ``put``; plain data at C speed, the rest by the walker.
 
     ``walker=True`` skips the fast path: names stored together (sandbox/aliases.py) need the
     walker's numbering of long strings, so a string several names share comes back once.
+    ``plan``: the value's survey when the caller has it (else it is made here).
     """
     writer = ChunkWriter(put, limit)
     try:
         if walker:
             raise Fallback
-        FastEncoder(writer.write).run(value)
+        FastEncoder(writer.write).run(value, plan if plan is not None else survey(value))
         preview, type_name = plain_preview(value), type(value).__name__
     except Fallback:
         encoded = codec.encode(value, own_classes=own_classes, limit_bytes=max(limit, 1))
