@@ -16,7 +16,7 @@ import base64
 import collections
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain, islice
 from typing import Any, cast
 
@@ -64,10 +64,12 @@ class _Frame:
 class Decoder:
     """Rebuilds one stored value; see :func:`envloop.sandbox.codec.decode`."""
 
-    def __init__(self, classes: Mapping[str, type], fetch: Callable[[str], str] | None) -> None:
+    def __init__(self, classes: Mapping[str, type], fetch: Callable[[str], str] | None,
+                 leaves: Sequence[object] = ()) -> None:
         self._classes = classes
         self._own = {id(c) for c in classes.values()}
         self._fetch = fetch
+        self._leaves = leaves  # long str/bytes carried outside the text (codec.encode_outside)
         self._memo: list[Any] = []
         self._defs: list[Any] = []
         self._layouts: dict[int, Layout] = {}
@@ -166,6 +168,13 @@ class Decoder:
 
     def _chunked_text(self, node: list[Any]) -> object:
         return self._register("".join(self._chunk(d) for d in node[1:]))
+
+    def _leaf(self, node: list[Any], kind: type) -> Any:
+        """The ``i``-th leaf carried outside the text, for ``["S$"|"b$"|"ba$", i]``; checked, not trusted."""
+        i = node[1] if len(node) == 2 else None
+        if type(i) is not int or not 0 <= i < len(self._leaves) or type(self._leaves[i]) is not kind:
+            raise DecodeError(f"the stored value refers to a missing or mistyped piece ({str(node)[:40]})")
+        return self._leaves[i]
 
     # ----------------------------------------------------------- instances ---
 
@@ -321,6 +330,9 @@ _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {
     "b": Decoder._bytes,
     "b@": Decoder._chunked_bytes,
     "S@": Decoder._chunked_text,
+    "S$": lambda d, n: d._register(d._leaf(n, str)),
+    "b$": lambda d, n: d._register(d._leaf(n, bytes)),
+    "ba$": lambda d, n: d._register(d._leaf(n, bytearray)),
     "ba": lambda d, n: d._register(bytearray(base64.b64decode(n[1]))),
     "fn": Decoder._def,
     "bi": Decoder._def,

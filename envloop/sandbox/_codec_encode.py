@@ -283,6 +283,8 @@ class Encoder:
     def _bytearray(self, x: bytearray) -> object:
         self._charge(len(x) * 4 // 3 + 8)
         self._register(x)
+        if self._chunker is not None and len(x) > self._chunker.chars:
+            return self._chunker.array(x)
         return ["ba", base64.b64encode(x).decode("ascii")]
 
     # ----------------------------------------------------------- instances ---

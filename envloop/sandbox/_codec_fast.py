@@ -20,11 +20,15 @@ last slice and the chunks after it.
 Anything else -- the conversation's own class instances, sets, dates, big
 ints, strings with lone surrogates, a container reached twice (shared
 references and cycles) -- raises :class:`Fallback`, and the whole value goes
-through the Python walker, wrapped as ``WALKER`` text pieces in the same stream.
+through the Python walker, wrapped as ``WALKER`` text pieces in the same stream;
+when the walker left long strings and bytes out of its text
+(:func:`envloop.sandbox.codec.encode_outside`), ``OUTSIDE`` carries them first,
+in pieces, then the text, so neither side holds the bulk twice.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from itertools import chain, compress, islice
 from typing import Any
@@ -38,7 +42,7 @@ __all__ = ["Fallback", "FastDecoder", "FastEncoder", "plain_preview"]
 # Operations: each is one msgpack array [op, payload?].
 VALUE, TUPLE, ROWS, BEGIN, END, EXTEND, EXTEND_ROWS, UPDATE, PIECE = range(9)
 # BEGIN kinds.
-K_LIST, K_TUPLE, K_DICT, K_STR, K_BYTES, K_WALKER = range(6)
+K_LIST, K_TUPLE, K_DICT, K_STR, K_BYTES, K_WALKER, K_OUTSIDE, K_BYTEARRAY = range(8)
 
 SCALARS: frozenset[type] = frozenset({int, float, str, bytes, bool, type(None)})
 _TEXT = frozenset({str, bytes})
@@ -121,7 +125,19 @@ class FastEncoder:
         else:
             raise Fallback
 
-    def pieces(self, x: str | bytes, kind: int) -> None:
+    def outside(self, leaves: list[str | bytes | bytearray], text: str) -> None:
+        """The walker's ``text`` after the long str and bytes it left out: BEGIN OUTSIDE, each leaf, the text, END."""
+        self._op(BEGIN, K_OUTSIDE)
+        for leaf in [*leaves, text]:
+            if type(leaf) is bytearray:  # rebuilt in place, as a bytearray (no copy at the end)
+                self.pieces(leaf, K_BYTEARRAY)
+            elif len(leaf) > PIECE_CHARS:
+                self.pieces(leaf, K_STR if type(leaf) is str else K_BYTES)
+            else:
+                self._op(VALUE, leaf)
+        self._op(END)
+
+    def pieces(self, x: str | bytes | bytearray, kind: int) -> None:
         """A long str or bytes (or the walker's text) as BEGIN, pieces, END."""
         self._op(BEGIN, kind)
         for i in range(0, len(x), PIECE_CHARS):
@@ -264,13 +280,34 @@ def _longest(items: Iterable[Any]) -> int:
     return max(map(len, compress(items, map(_TEXT.__contains__, map(type, items)))), default=0)
 
 
+class _Bytes(io.BytesIO):
+    """A long bytes value's pieces, written into one growing buffer as they arrive.
+
+    ``getvalue`` hands that buffer over as the bytes object without a copy;
+    ``b"".join`` of a list would hold every piece and the result at once
+    (a 500 MB bytes would need 1 GB, the worker's whole address space).
+    """
+
+    append = io.BytesIO.write
+
+
+class _Array:
+    """A bytearray's pieces, extended in place: the bytearray itself is the value."""
+
+    __slots__ = ("append", "value")
+
+    def __init__(self) -> None:
+        self.value = bytearray()
+        self.append = self.value.extend
+
+
 class FastDecoder:
     """Rebuilds a value from the operations :class:`FastEncoder` wrote.
 
-    ``walker(text)`` decodes a WALKER section (the Python walker's JSON text).
+    ``walker(text)`` decodes a WALKER section (the Python walker's JSON text), ``walker(text, leaves)`` an OUTSIDE one.
     """
 
-    def __init__(self, walker: Callable[[str], object]) -> None:
+    def __init__(self, walker: Callable[..., object]) -> None:
         self._walker = walker
         self._stack: list[list[Any]] = []  # [kind, accumulator, pending dict key]
         self.done = False
@@ -291,7 +328,9 @@ class FastDecoder:
             elif code == PIECE:
                 self._stack[-1][1].append(op[1])
             elif code == BEGIN:
-                self._stack.append([op[1], {} if op[1] == K_DICT else [], _NO_KEY])
+                kind = op[1]
+                acc: Any = {} if kind == K_DICT else _Bytes() if kind == K_BYTES else _Array() if kind == K_BYTEARRAY else []
+                self._stack.append([kind, acc, _NO_KEY])
             elif code == END:
                 self._push(self._finish(*self._stack.pop()[:2]))
             elif code == TUPLE:
@@ -307,9 +346,13 @@ class FastDecoder:
         if kind == K_STR:
             return "".join(acc)
         if kind == K_BYTES:
-            return b"".join(acc)
+            return acc.getvalue()
+        if kind == K_BYTEARRAY:
+            return acc.value
         if kind == K_WALKER:
             return self._walker("".join(acc))
+        if kind == K_OUTSIDE:  # the leaves, then the text: walker(text, leaves)
+            return self._walker(acc.pop(), acc)
         return acc
 
     def _push(self, value: object) -> None:

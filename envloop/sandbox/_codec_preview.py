@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
 
@@ -37,11 +37,13 @@ class _Full(Exception):
 
 
 class _Writer:
-    def __init__(self, limit: int, defs: list[Any], fetch: Callable[[str], str] | None) -> None:
+    def __init__(self, limit: int, defs: list[Any], fetch: Callable[[str], str] | None,
+                 leaves: Sequence[Any] = ()) -> None:
         self.parts: list[str] = []
         self.room = limit
         self.defs = defs
         self.fetch = fetch
+        self.leaves = leaves
 
     def put(self, text: str) -> None:
         self.parts.append(text)
@@ -58,10 +60,11 @@ class _Writer:
 
 
 def render_node(
-    node: object, limit: int = 200, defs: list[Any] | None = None, fetch: Callable[[str], str] | None = None
+    node: object, limit: int = 200, defs: list[Any] | None = None, fetch: Callable[[str], str] | None = None,
+    leaves: Sequence[Any] = (),
 ) -> str:
     """A Python-like one-line rendering of an encoded node, at most ``limit`` characters."""
-    writer = _Writer(limit, defs or [], fetch)
+    writer = _Writer(limit, defs or [], fetch, leaves)
     try:
         _render(writer, node, 0)
     except _Full:
@@ -105,6 +108,9 @@ def _render_tagged(w: _Writer, node: list[Any], depth: int) -> None:
     elif tag in ("b", "ba"):
         data = base64.b64decode(node[1][: (w.room + 8) * 4 // 3 // 4 * 4 + 4])
         w.put(repr(data) if tag == "b" else f"bytearray({data!r})")
+    elif tag in ("S$", "b$", "ba$"):
+        piece = w.leaves[node[1]][: w.room + 2]
+        w.put(repr(piece) if tag == "S$" else repr(bytes(piece)) if tag == "b$" else f"bytearray({bytes(piece)!r})")
     elif tag in ("S@", "b@"):
         first = json.loads(w.fetch(node[1])) if w.fetch else ""
         _render(w, first if tag == "S@" else ["b", first], depth)

@@ -34,6 +34,7 @@ stay apart), else a JSON array whose first item is a tag:
     ["x", i]   defs[i], inline as far as numbering goes (keeps JSON nesting shallow for deep values)
     ["=", n, NODE]   walk NODE (it may define objects) but the value is object n (see below)
     ["@", digest...] as the only child: the children are in these chunks;  ["S@"|"b@", digest...] long str/bytes
+    ["S$"|"b$"|"ba$", i]  the i-th long str/bytes/bytearray carried outside the text (:func:`encode_outside`)
 
 Identity. Objects are numbered in walk order without writing the numbers:
 a mutable container when it starts, an immutable one (tuple, frozenset, tuple
@@ -95,11 +96,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from envloop.sandbox._codec_chunks import Chunker
+from envloop.sandbox._codec_chunks import Chunker, Outside
 from envloop.sandbox._codec_common import (
     FORMAT_VERSION,
     DecodeError,
@@ -120,11 +121,13 @@ __all__ = [
     "decode",
     "encode",
     "encode_chunks",
+    "encode_outside",
 ]
 
 DEFAULT_LIMIT_BYTES = 32 * 1024 * 1024
 CHUNK_ITEMS = 1024
 CHUNK_CHARS = 65536
+OUTSIDE_CHARS = 4096  # encode_outside: str/bytes longer than this are carried outside the text
 PREVIEW_CHARS = 200
 
 
@@ -181,6 +184,27 @@ def encode_chunks(
     return _encode(value, own_classes, limit_bytes, Chunker(chunk_items, chunk_chars))
 
 
+def encode_outside(
+    value: object,
+    *,
+    own_classes: Collection[type] = (),
+    limit_bytes: int = DEFAULT_LIMIT_BYTES,
+    chars: int = OUTSIDE_CHARS,
+) -> tuple[Encoded, list[str | bytes | bytearray]] | Unencodable:
+    """Like :func:`encode`, but str, bytes and bytearrays longer than ``chars`` are left out of the text.
+
+    Each becomes ``["S$"|"b$"|"ba$", i]``, ``i`` indexing the list returned with
+    the encoding (the objects themselves): the text holds the structure, and
+    the caller writes the bulk as it is, without a copy
+    (:func:`envloop.sandbox.stream.encode_value`). ``size`` and the limit
+    check cover the text only; the caller counts the leaves.
+    ``decode(text, leaves=...)`` rebuilds the value.
+    """
+    outside = Outside(chars)
+    found = _encode(value, own_classes, limit_bytes, outside)
+    return found if isinstance(found, Unencodable) else (found, outside.leaves)
+
+
 def _encode(value: object, own_classes: Collection[type], limit: int, chunker: Chunker | None) -> Encoded | Unencodable:
     own = {id(c): c for c in own_classes}
     type_name = class_qualname(type(value)) if id(type(value)) in own else type_label(type(value))
@@ -203,7 +227,8 @@ def _encode(value: object, own_classes: Collection[type], limit: int, chunker: C
         why = f"the value is too large to store ({size} bytes encoded, limit {limit})"
         return Unencodable(why, "other", "", type_name, summary(value))
     chunks = dict(chunker.chunks) if chunker else {}
-    preview = render_node(root, PREVIEW_CHARS, defs, chunks.__getitem__ if chunks else None)
+    leaves = chunker.leaves if isinstance(chunker, Outside) else ()
+    preview = render_node(root, PREVIEW_CHARS, defs, chunks.__getitem__ if chunks else None, leaves)
     return Encoded(data, text, hashlib.sha256(raw).hexdigest(), type_name, size, preview, chunks)
 
 
@@ -212,11 +237,13 @@ def decode(
     *,
     classes: Mapping[str, type] | None = None,
     chunks: Mapping[str, str] | Callable[[str], str] | None = None,
+    leaves: Sequence[object] = (),
 ) -> object:
     """Rebuild a value in the worker from its text (or parsed ``data``).
 
     ``classes`` maps a conversation class's ``__qualname__`` to the class (see
-    :func:`class_table`); ``chunks`` finds a chunk's text by digest. Raises
+    :func:`class_table`); ``chunks`` finds a chunk's text by digest; ``leaves``
+    are the str and bytes :func:`encode_outside` left out of the text. Raises
     :class:`DecodeError` for an unknown class, a missing or corrupt chunk, or
     data this version cannot read.
     """
@@ -224,7 +251,7 @@ def decode(
     fetch = chunks.__getitem__ if isinstance(chunks, Mapping) else chunks
     try:
         envelope = json.loads(data_or_text) if isinstance(data_or_text, str) else data_or_text
-        return Decoder(classes or {}, fetch).run(envelope)
+        return Decoder(classes or {}, fetch, leaves).run(envelope)
     except DecodeError:
         raise
     except RecursionError:

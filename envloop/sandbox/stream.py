@@ -155,11 +155,17 @@ def encode_value(value: object, own_classes: Collection[type], put: Callable[[st
         FastEncoder(writer.write).run(value, plan if plan is not None else survey(value))
         preview, type_name = plain_preview(value), type(value).__name__
     except Fallback:
-        encoded = codec.encode(value, own_classes=own_classes, limit_bytes=max(limit, 1))
-        if not encoded.ok:
-            return encoded
+        # Long str and bytes stay out of the walker's text and are written as they are:
+        # an own class's instance holding 500 MB of bytes costs the worker no second copy.
+        found = codec.encode_outside(value, own_classes=own_classes, limit_bytes=max(limit, 1))
+        if isinstance(found, codec.Unencodable):
+            return found
+        encoded, leaves = found
         writer = ChunkWriter(put, limit)
-        FastEncoder(writer.write).pieces(encoded.text, K_WALKER)
+        if leaves:
+            FastEncoder(writer.write).outside(leaves, encoded.text)
+        else:  # the same stream as before there were leaves: digests of stored values do not move
+            FastEncoder(writer.write).pieces(encoded.text, K_WALKER)
         preview, type_name = encoded.preview, encoded.type_name
     writer.close()
     if writer.size > limit:
@@ -176,7 +182,7 @@ def decode_value(stored: Mapping[str, Any], classes: Mapping[str, type],
     digests = stored.get("chunks")
     if type(digests) is not list:
         raise DecodeError("the stored value lists no chunks")
-    decoder = FastDecoder(lambda text: codec.decode(text, classes=classes))
+    decoder = FastDecoder(lambda text, leaves=(): codec.decode(text, classes=classes, leaves=leaves))
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True, max_buffer_size=64 << 20)
     try:
         for data in fetch(digests):
