@@ -249,3 +249,124 @@ def test_provenance_rows_grow_linearly_with_reads_and_writes(cli, data_home: Pat
     assert items + edges <= 3 * n  # N names read and written: O(N) rows, not N * N
     reads = {v["version"]: v["reads"] for v in cli("history", "l7", "--json")}
     assert "l7 v1" in reads[2] and "l123 v1" in reads[2] and "g v1" in reads[2]
+
+
+# -- memory: bounded by a few chunks on both sides, whatever the value's size -----------------------------------
+
+class _Holder:
+    def __init__(self, data: object) -> None:
+        self.data = data
+
+
+@pytest.mark.parametrize("value", [
+    _Holder([b"\x00\xff" * 300_000, "long text " * 50_000, bytearray(b"ba" * 5000), "short"]),
+    _Holder({"k" * 5000: b"v" * 5000, "lone \ud800 surrogate " * 500: "é" * 300_000}),
+], ids=["leaves", "keys-and-surrogates"])
+def test_the_walker_carries_long_str_and_bytes_outside_its_text_and_they_come_back(value: _Holder) -> None:
+    chunks = LocalChunks()
+    shared = [value, value.data]
+    encoded = encode_value(shared, (_Holder,), chunks.put, 1 << 30)
+    assert isinstance(encoded, Streamed)
+    back = decode_value({"encoding": "envloop-codec-2", "chunks": encoded.chunks}, {"_Holder": _Holder},
+                        chunks.fetch)
+    assert type(back) is list and back[0].data == value.data and back[0].data is back[1]
+    assert [type(x) for x in _items(back[0].data)] == [type(x) for x in _items(value.data)]
+    assert encoded.preview.startswith("[_Holder(data=")
+
+
+def _items(data: object) -> list[object]:
+    return list(data.items()) if isinstance(data, dict) else list(data)  # type: ignore[call-overload]
+
+
+def _worker_mb(pid: int, reset: bool = False) -> dict[str, float]:
+    """The worker's VmRSS and VmHWM (its peak) in MB; ``reset``: start its peak again from now."""
+    try:
+        if reset:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        pytest.skip("the worker's /proc entries are not readable or writable here")
+    return {line[:5]: int(line.split()[1]) / 1024 for line in text.splitlines() if line.startswith(("VmRSS", "VmHWM"))}
+
+
+MB = 1 << 20
+VALUE_MB = 96  # 96 chunks
+
+
+@pytest.mark.parametrize(("make", "use"), [
+    # an own class's instance, and a second name sharing its list: the Python walker's path
+    (f"class Box:\n    def __init__(self, parts):\n        self.parts = parts\n"
+     f"rng = random.Random(5)\nbox = Box([rng.randbytes({MB}) for i in range({VALUE_MB})])\nparts = box.parts\ndel rng",
+     "n = sum(map(len, box.parts))"),
+    # one bytearray grown in place (the walker's path, carried outside its text)
+    (f"rng = random.Random(5)\nbuf = bytearray()\nfor i in range({VALUE_MB}):\n    buf += rng.randbytes({MB})\ndel rng, i",
+     "n = len(buf)"),
+    # one bytes object: the C path, written and rebuilt in pieces
+    (f"big = random.Random(5).randbytes({VALUE_MB * MB})", "n = len(big)"),
+], ids=["shared-instance", "bytearray", "one-bytes"])
+def test_storing_and_restoring_a_value_many_chunks_long_holds_a_few_chunks_more(
+        tmp_path: Path, make: str, use: str) -> None:
+    """Memory above the value itself stays a small fraction of it, in the host and in the worker.
+
+    Host: Python allocations while the block stores the value and while a new
+    process restores it.  Worker: its peak while a block that reads the value
+    encodes it again (the store's path; the block that made it also holds what
+    making it took), and after a restore, its peak above a fresh worker plus the value.
+    """
+    import tracemalloc
+
+    from envloop.conversation import Envloop
+
+    value = VALUE_MB
+    db = str(tmp_path / "memory.db")
+    with Envloop.open(db, timeout=120) as app:
+        cid = app.run_code("import random", new=True).conversation_id
+        pid = app.environment(cid).sandbox.pid
+        fresh = _worker_mb(pid)["VmRSS"]
+        tracemalloc.start()
+        try:
+            made = app.run_code(make, conversation_id=cid).outcome
+            host_store = tracemalloc.get_traced_memory()[1] / MB
+        finally:
+            tracemalloc.stop()
+        assert made.result.ok and made.not_stored == [] and made.changed, made
+        before = _worker_mb(pid, reset=True)["VmRSS"]
+        used = app.run_code(use, conversation_id=cid).outcome
+        assert used.result.ok and used.not_stored == [], used
+        store = _worker_mb(pid)["VmHWM"] - before
+    with Envloop.open(db, timeout=120) as app:
+        tracemalloc.start()
+        try:
+            back = app.run_code("print(n)", conversation_id=cid).outcome
+            host_restore = tracemalloc.get_traced_memory()[1] / MB
+        finally:
+            tracemalloc.stop()
+        assert back.result.stdout == f"{value * MB}\n", back
+        restore = _worker_mb(app.environment(cid).sandbox.pid)["VmHWM"] - fresh - value
+    print(f"{value} MB value; host {host_store:.1f} / {host_restore:.1f} MB; worker {store:.1f} / {restore:.1f} MB")
+    assert host_store < value / 3 and host_restore < value / 3  # a few chunks (whole: 96 MB or more)
+    assert store < value / 3 and restore < value / 3
+
+
+def test_names_whose_encoding_runs_out_of_memory_are_reported_lost_and_the_block_keeps_the_rest(monkeypatch) -> None:
+    """A worker near its memory limit: the names that could not be encoded say so; nothing vanishes silently."""
+    interp, snap = _snapshot_pair()
+    ns = interp.namespace
+    real = snap._encode
+
+    def encode(value: object, walker: bool = False) -> Any:
+        huge, rows = ns.get("huge"), ns.get("rows")
+        if value is huge or (type(value) is dict and any(v is huge or v is rows for v in value.values())):
+            raise MemoryError  # "huge" fails alone too; "rows" only with its alias, as one group
+        return real(value, walker)
+
+    monkeypatch.setattr(snap, "_encode", encode)
+    changes = {c["name"]: c for c in _run_block(
+        interp, snap, "huge = ['h']\nalias = huge\nrows = [1, 2]\nrows2 = rows\nsmall = 3")}
+    assert sorted(changes) == ["alias", "huge", "rows", "rows2", "small"]
+    for name in ("alias", "huge"):
+        assert changes[name]["lost_reason"] == f"{name}: not stored: the worker ran out of memory while encoding it"
+    for name in ("rows", "rows2", "small"):  # the group that failed is stored name by name
+        assert changes[name].get("encoding") == "envloop-codec-2" and "lost_reason" not in changes[name]
+    again = _run_block(interp, snap, "n = len(huge)")  # read, still failing: no second lost version
+    assert [c["name"] for c in again] == ["n"]

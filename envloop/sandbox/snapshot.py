@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from envloop.sandbox import codec, module_state, stream
-from envloop.sandbox._codec_common import class_namespace
+from envloop.sandbox._codec_common import class_namespace, type_label
 from envloop.sandbox._codec_defs import Defs, active
 from envloop.sandbox._facades import SandboxModule
 from envloop.sandbox.aliases import Aliases
@@ -162,7 +162,7 @@ class Snapshotter:
         changes: list[dict[str, Any]] = []
         with active(self.defs):
             for group in self.aliases.groups(names, ns):
-                changes.extend(self._changes_of(group, bound, statements))
+                changes.extend(self._changes_guarded(group, bound, statements))
             changes.extend(self._module_state())
         self.aliases.release()
         gone = dict.fromkeys([*candidates, *result.get("deleted", ())])
@@ -198,6 +198,35 @@ class Snapshotter:
             raise ValueError(f"unknown module state {name!r}")
         entry[1](state)
         self._module_seen[name] = _digest(repr(entry[0]()))
+
+    def _changes_guarded(self, group: list[str], bound: list[str], statements: dict[str, tuple[str, str]]
+                         ) -> list[dict[str, Any]]:
+        """:meth:`_changes_of`, but a failure (a MemoryError in a worker near its limit) costs only these names.
+
+        A group is tried again name by name (alone, plain data takes the C path, which
+        holds no copy); a name that still fails is reported lost, by name and why,
+        instead of every change of the block vanishing without a word.
+        """
+        try:
+            return self._changes_of(group, bound, statements)
+        except Exception as exc:
+            if len(group) == 1:
+                return self._failed(group[0], exc)
+        changes: list[dict[str, Any]] = []
+        for name in group:
+            changes.extend(self._changes_guarded([name], bound, statements))
+        return changes
+
+    def _failed(self, name: str, exc: Exception) -> list[dict[str, Any]]:
+        why = ("the worker ran out of memory while encoding it" if isinstance(exc, MemoryError)
+               else f"encoding it failed: {type(exc).__name__}: {str(exc)[:200]}")
+        lost = f"{name}: not stored: {why}"
+        digest = "lost:" + _digest(lost)
+        if digest == self.digests.get(name):
+            return []
+        self._remember(name, digest, False)
+        return [{"name": name, "kind": "value", "lost_reason": lost, "preview": "<not stored>",
+                 "type_name": type_label(type(self.interp.namespace[name])), "size": None}]
 
     def _changes_of(self, group: list[str], bound: list[str], statements: dict[str, tuple[str, str]]
                     ) -> list[dict[str, Any]]:
