@@ -85,83 +85,104 @@ def survey(value: object) -> Survey | None:
     walk = _Walk()
     if t is not tuple:
         walk.reach.add(id(value))
-    level = _Level()
-    level.add([value], [len(value)], t is dict)  # type: ignore[arg-type]
+    root = _Level()
+    root.add([value], [len(value)], t is dict)  # type: ignore[arg-type]
     try:
-        while level.seqs or level.dicts:
-            depth, following = Depth(), _Level()
-            for run in _runs(level.seqs, level.seq_lens):
-                walk.batch(run, depth, following, keys=False)
-            for run in _runs(level.dicts, level.dict_lens):
-                walk.dicts(run, depth, following)
-            walk.depths.append(depth)
-            level = following
-    except _NotPlain:
+        walk.visit(root, 0)
+    except (_NotPlain, RecursionError):  # RecursionError: nested deeper than the walk goes (the walker's job)
         return None
     return Survey(walk.depths, frozenset(walk.reach))
 
 
 class _Level:
-    """The containers at one depth: lists and tuples, and dicts, with their lengths."""
+    """Containers at one depth: lists and tuples, and dicts, with their lengths."""
 
     def __init__(self) -> None:
         self.seqs: list[Any] = []
         self.seq_lens: list[int] = []
         self.dicts: list[Any] = []
         self.dict_lens: list[int] = []
+        self.size = 0  # items and containers: when to look inside them
 
     def add(self, boxes: list[Any], lens: list[int], dicts: bool) -> None:
         (self.dicts if dicts else self.seqs).extend(boxes)
         (self.dict_lens if dicts else self.seq_lens).extend(lens)
+        self.size += len(boxes) + sum(lens)
+
+    def take(self) -> _Level:
+        taken = _Level()
+        taken.seqs, taken.seq_lens, taken.dicts, taken.dict_lens = self.seqs, self.seq_lens, self.dicts, self.dict_lens
+        self.__init__()  # type: ignore[misc]
+        return taken
 
 
-def _runs(boxes: list[Any], lens: list[int]) -> Iterator[list[Any]]:
-    """``boxes`` in runs holding about WINDOW items in all; a bigger box comes alone."""
+def _runs(boxes: list[Any], lens: list[int]) -> Iterator[tuple[list[Any], int]]:
+    """``boxes`` in runs holding about WINDOW items in all (a bigger box comes alone), with their item counts."""
     ends = list(accumulate(lens))
     start = 0
     while start < len(boxes):
-        stop = max(start + 1, bisect_right(ends, (ends[start - 1] if start else 0) + WINDOW, lo=start))
-        yield boxes[start:stop]
+        before = ends[start - 1] if start else 0
+        stop = max(start + 1, bisect_right(ends, before + WINDOW, lo=start))
+        yield boxes[start:stop], ends[stop - 1] - before
         start = stop
 
 
 class _Walk:
+    """Depth first by windows: the containers a window finds are looked into while they are in the cache."""
+
     def __init__(self) -> None:
         self.depths: list[Depth] = []
         self.reach: set[int] = set()  # the root, and lists, dicts and long str/bytes something else refers to
         self.seen: set[int] = set()  # containers something else refers to: met once only?
 
-    def batch(self, run: list[Any], depth: Depth, following: _Level, keys: bool) -> None:
+    def visit(self, level: _Level, d: int) -> None:
+        """The items of the containers at depth ``d`` (they are at ``d + 1``... counted from the root's items)."""
+        if d == len(self.depths):
+            self.depths.append(Depth())
+        following = _Level()
+        for run, _ in _runs(level.seqs, level.seq_lens):
+            self.sequences(run, d, following)
+        for run, count in _runs(level.dicts, level.dict_lens):
+            self.dicts(run, count, d, following)
+        if following.size:
+            self.visit(following, d + 1)
+
+    def sequences(self, run: list[Any], d: int, following: _Level) -> None:
         """The items of the lists and tuples in ``run`` (one big one: WINDOW items at a time)."""
         if len(run) == 1 and len(run[0]) > WINDOW:
             box = run.pop()
+            if not set(map(type, box[:64])) & _DEEP:  # looks like numbers: one pass over all of it, no windows
+                types = set(map(type, box))
+                if not types & _DEEP:
+                    self.check_types(types, self.depths[d], False)
+                    return
             items = iter(box)
             for start in range(0, len(box), WINDOW):
                 types = set(map(type, islice(items, WINDOW)))
                 if types & _DEEP or not types <= _ALLOWED:
                     part = box[start : start + WINDOW]  # a new list (a tuple's is copied: ``items`` must be one)
-                    self.check(part if type(part) is list else list(part), depth, following, keys, types)
+                    self.check(part if type(part) is list else list(part), d, following, False, types)
                 else:
-                    self.check_types(types, depth, keys)  # numbers: one pass, nothing to collect
+                    self.check_types(types, self.depths[d], False)  # numbers: one pass, nothing to collect
         else:
-            self.check(gc.get_referents(*run), depth, following, keys)  # the items, at C speed
+            self.check(gc.get_referents(*run), d, following, False)  # the items, at C speed
 
-    def dicts(self, run: list[Any], depth: Depth, following: _Level) -> None:
+    def dicts(self, run: list[Any], count: int, d: int, following: _Level) -> None:
         """The keys and values of the dicts in ``run`` (one big one: WINDOW items at a time)."""
         if len(run) == 1 and len(run[0]) > WINDOW:
             box = run.pop()
             keys, values = iter(box), iter(box.values())
             for _ in range(0, len(box), WINDOW):
-                self.check(list(islice(keys, WINDOW)), depth, following, True)
-                self.check(list(islice(values, WINDOW)), depth, following, False)
+                self.check(list(islice(keys, WINDOW)), d, following, True)
+                self.check(list(islice(values, WINDOW)), d, following, False)
             return
         values = gc.get_referents(*run)
-        if len(values) == sum(map(len, run)) and self._str_keys(run, depth):
-            self.check(values, depth, following, False)
+        if len(values) == count and self._str_keys(run, self.depths[d]):
+            self.check(values, d, following, False)
             return
         del values
-        self.check(list(chain.from_iterable(run)), depth, following, True)
-        self.check(list(chain.from_iterable(map(dict.values, run))), depth, following, False)
+        self.check(list(chain.from_iterable(run)), d, following, True)
+        self.check(list(chain.from_iterable(map(dict.values, run))), d, following, False)
 
     @staticmethod
     def _str_keys(run: list[Any], depth: Depth) -> bool:
@@ -181,20 +202,24 @@ class _Walk:
             depth.longest = max(depth.longest, longest)
         return True
 
-    def check(self, items: list[Any], depth: Depth, following: _Level, keys: bool,
+    def check(self, items: list[Any], d: int, following: _Level, keys: bool,
               types: set[type] | None = None) -> None:
         """One window of items: their types, text lengths and containers (``items`` alone holds them)."""
-        kinds: list[type] = []  # with one type, ``items`` is the selection and needs none
+        depth = self.depths[d]
         if types is None:
-            kinds = list(map(type, items))
-            types = set(kinds)
+            types = set(map(type, items))
         self.check_types(types, depth, keys)
         if not types & _DEEP:
             return
-        if len(types) > 1 and not kinds:
-            kinds = list(map(type, items))
+        # The types of each item, to pick the containers among others; with one type, ``items`` is the selection.
+        kinds = list(map(type, items)) if len(types) > 1 and (types & _BOXES or types >= _TEXT) else []
         if types & _TEXT:
-            texts = items if types <= _TEXT else list(compress(items, map(_TEXT.__contains__, kinds)))
+            if types <= _TEXT:
+                texts = items
+            elif kinds:
+                texts = list(compress(items, map(_TEXT.__contains__, kinds)))
+            else:  # exact types (checked): isinstance is the type test, one call an item
+                texts = list(filter((str if str in types else bytes).__instancecheck__, items))
             lens = list(map(len, texts))
             longest = max(lens)
             depth.longest = max(depth.longest, longest)
@@ -203,6 +228,8 @@ class _Walk:
                 self.reach.update(map(id, _shared(long, items, texts)))
         if types & _BOXES:
             self._boxes(items, kinds, types, depth, following)
+            if following.size >= WINDOW:  # look inside them now, while they are in the cache
+                self.visit(following.take(), d + 1)
 
     @staticmethod
     def check_types(types: set[type], depth: Depth, keys: bool) -> None:
