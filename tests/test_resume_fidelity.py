@@ -136,6 +136,21 @@ def test_a_class_attribute_deleted_after_the_statement_stays_deleted(run_cli: An
     assert "K v3" not in proc.stdout + proc.stderr  # the resume stored no different K
 
 
+def test_objects_a_class_attribute_shares_with_names_stay_shared(run_cli: Any) -> None:
+    proc = _steps(
+        run_cli,
+        "class Singleton:\n    inst = None\n    @classmethod\n    def get(cls):\n        if cls.inst is None:\n"
+        "            cls.inst = cls()\n        return cls.inst\na = Singleton.get()\n"
+        "class Animal:\n    all = []\n    def __init__(self, n):\n        self.n = n\n        Animal.all.append(self)\n"
+        "d = Animal('rex')\nsettings = {'a': 1}\nSingleton.cfg = settings",
+        "b = Singleton.get()\nd.n = 'max'\ne = Animal('e')\nsettings = {'new': 1}",
+        "(a is b, Singleton.inst is a, Animal.all[0] is d, [x.n for x in Animal.all], Animal.all[1] is e,"
+        " Singleton.cfg, Singleton.cfg is settings)",
+    )
+    assert proc.stdout.strip() == "(True, True, True, ['max', 'e'], True, {'a': 1}, False)"
+    assert "could not restore" not in proc.stderr
+
+
 def test_a_nested_class_changed_after_the_statement_survives(run_cli: Any) -> None:
     proc = _steps(run_cli, "class Outer:\n    class Inner:\n        v = 1\n    def make(self):\n        return self.Inner()",
                   "Outer.Inner.v = 2\nOuter.Inner.w = [3]", "(Outer().make().v, Outer.Inner.w, Outer.Inner.__qualname__)")

@@ -338,6 +338,7 @@ _STARTERS: dict[str, Callable[[Decoder, list[Any]], Any]] = {
     "bi": Decoder._def,
     "cref": Decoder._def,
     "mref": Decoder._def,
+    "nref": Decoder._def,
     "bm": lambda d, n: d._immutable(n),
     "bbm": lambda d, n: d._immutable(n, head=2),
     "wr": lambda d, n: d._immutable(n, head=2),

@@ -46,7 +46,7 @@ from envloop.sandbox.code_index import CodeIndex
 
 __all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
 
-DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr"})  # the tags previews render here
+DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr", "nref"})  # the tags previews render here
 FN_HEAD = 8
 _NoneType = type(None)
 _func_dict = types.FunctionType.__dict__["__dict__"].__get__
@@ -64,6 +64,8 @@ class Defs:
         self.builtins = builtins
         self.index = index
         self._builtin_names: dict[int, str] | None = None
+        #: While a class's state is encoded: ``{id: name}`` of objects stored as ``["nref", name]``.
+        self.name_refs: dict[int, str] | None = None
         self._modules: dict[tuple[str, str], Any] = {}
 
     def module_ref(self, x: Any) -> tuple[str, str] | None:
@@ -131,6 +133,14 @@ def active(defs: Defs) -> Iterator[None]:
 
 def current() -> Defs | None:
     return _ACTIVE[-1] if _ACTIVE else None
+
+
+class PendingName(DecodeError):
+    """A class's stored state refers to a name that is not restored (yet)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"it refers to {name}, which is not restored")
+        self.name = name
 
 
 # ------------------------------------------------------------------ encode ---
@@ -284,6 +294,10 @@ def start_def(dec: Any, node: list[Any]) -> Any:
     if defs is None:
         raise DecodeError("this value holds functions or classes; it can only be rebuilt in a worker")
     tag = node[0]
+    if tag == "nref":  # the object a name holds (a class attribute shared with it)
+        if node[1] not in defs.namespace:
+            raise PendingName(node[1])
+        return defs.namespace[node[1]]
     if tag == "bi":
         first, _, method = str(node[1]).partition(".")
         if first not in defs.builtins or (method and not hasattr(defs.builtins[first], method)):
@@ -388,6 +402,8 @@ def preview_def(node: list[Any]) -> str:
         return f"{node[1]}.{node[2]}"
     if node[0] in ("bm", "bbm"):
         return "<bound method>"
+    if node[0] == "nref":
+        return str(node[1])
     if node[0] == "wr":
         return {"sm": "<staticmethod>", "cm": "<classmethod>", "pr": "<property>"}.get(node[1], "<type hint>")
     return str(node[1])

@@ -31,6 +31,7 @@ from envloop.sandbox._codec_common import (
     layout_of,
     type_label,
 )
+from envloop.sandbox._codec_defs import current as current_defs
 from envloop.sandbox._codec_defs import encode_def
 from envloop.sandbox._codec_preview import path_step
 
@@ -80,6 +81,8 @@ class Encoder:
         self._entries: dict[int, int] = {}  # immutables in progress -> count when last entered
         self._stack: list[_Frame] = []
         self.defs: list[Any] = []
+        active = current_defs()
+        self._refs = active.name_refs if active is not None and nesting == 0 else None
 
     def run(self, value: object) -> object:
         """Encode ``value``; raises :class:`Reject` (with ``path`` set) when it cannot be stored."""
@@ -136,6 +139,10 @@ class Encoder:
         seen = self._memo.get(id(x))
         if seen is not None:
             return ["r", seen]
+        if self._refs is not None:
+            name = self._refs.get(id(x))
+            if name is not None:  # the object a name holds: a reference to that name
+                return ["nref", name]
         start = _STARTERS.get(id(t))
         if start is not None:
             return start(self, x)

@@ -157,7 +157,7 @@ class Aliases:
 
     def note(self, name: str, value: object) -> None:
         """Remember what a restored name reaches (it may share objects with names restored with it)."""
-        self._note(name, reach(value, plan=survey(value)) if _groupable(value) else frozenset())
+        self._note(name, reach(value, plan=survey(value)) if groupable(value) else frozenset())
 
     def _note(self, name: str, ids: frozenset[int]) -> None:
         if ids:
@@ -171,7 +171,7 @@ class Aliases:
         Deterministic: groups come in the order of their first name in ``names``, members sorted.
         """
         self.release()
-        fresh = {n: reach(ns[n], plan=self.plan(ns[n])) if _groupable(ns[n]) else frozenset() for n in names}
+        fresh = {n: reach(ns[n], plan=self.plan(ns[n])) if groupable(ns[n]) else frozenset() for n in names}
         parent: dict[str, str] = {}
 
         def root(n: str) -> str:
@@ -191,7 +191,7 @@ class Aliases:
             if not ids:
                 continue
             for other, theirs in self._reach.items():  # set intersection at C speed, the smaller set walked
-                if other != n and not ids.isdisjoint(theirs) and other in ns and _groupable(ns[other]):
+                if other != n and not ids.isdisjoint(theirs) and other in ns and groupable(ns[other]):
                     join(n, other)
         members: dict[str, list[str]] = {}
         for n in [*names, *sorted(set(parent) | set(parent.values()))]:
@@ -226,7 +226,7 @@ class Aliases:
         return records
 
 
-def _groupable(value: object) -> bool:
+def groupable(value: object) -> bool:
     """Plain containers, functions and the conversation's own instances; never classes, modules or library objects."""
     t = type(value)
     if t in _SEQUENCES or t in _MAPPINGS or t is types.FunctionType or t is bytearray:

@@ -30,6 +30,7 @@ from typing import Any
 
 from envloop.sandbox import stream
 from envloop.sandbox._codec_common import class_namespace
+from envloop.sandbox._codec_defs import PendingName
 from envloop.sandbox.codec import class_table
 
 __all__ = ["CLASS_DELETED", "CLASS_NESTED", "STATEMENT_SECONDS", "Restore", "order"]
@@ -129,6 +130,7 @@ class Restore:
         self._early: set[str] = set()
         self._in_values = False
         self._pending_classes = [str(i["name"]) for i in self.items if i.get("kind") == "class"]
+        self._deferred: list[tuple[str, dict[str, Any]]] = []  # class states that refer to names
 
     def run(self) -> dict[str, Any]:
         waiting = {str(i["name"]): i for i in self.items if not _runs_statement(i)}
@@ -146,7 +148,20 @@ class Restore:
                 self._fail(name, "the restore ran out of time before reaching this name")
                 continue
             self._one(item, waiting)
+        for name, value in self._deferred:
+            try:
+                self._class_state(name, value)
+            except Exception as exc:
+                self.restored.remove(name)
+                self._fail(name, f"its attributes could not be restored: {exc}")
         return {"restored": list(dict.fromkeys(self.restored)), "failed": self.failed}
+
+    def _class_state(self, name: str, value: dict[str, Any]) -> None:
+        """Decode a class's stored attributes and set them (see :func:`_apply_class_state`)."""
+        state = dict(self._decode(value))
+        cls = self.snap.interp.namespace[name]
+        _apply_class_state(cls, state)
+        self.snap.class_refs[name] = set(self.snap._name_refs(name, self.snap._class_state(cls)[0]).values())
 
     def _fail(self, name: str, error: str) -> None:
         self._done.add(name)
@@ -261,7 +276,10 @@ class Restore:
             snap.class_sources[name] = source
             value = item.get("value")
             if value:
-                _apply_class_state(ns[name], dict(self._decode(value)))
+                try:
+                    self._class_state(name, value)
+                except PendingName:  # it holds a name's object: once the values are back
+                    self._deferred.append((name, value))
                 digest = snap._class_digest(source, _value_digest(value))
         snap._remember(name, digest, kind != "class")
         return None

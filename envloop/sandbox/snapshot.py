@@ -35,7 +35,7 @@ from envloop.sandbox import codec, module_state, stream
 from envloop.sandbox._codec_common import class_namespace, type_label
 from envloop.sandbox._codec_defs import Defs, active
 from envloop.sandbox._facades import SandboxModule
-from envloop.sandbox.aliases import Aliases
+from envloop.sandbox.aliases import Aliases, groupable, reach
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.policy import compile_block
 from envloop.sandbox.restoring import CLASS_DELETED, CLASS_NESTED, Restore
@@ -77,6 +77,8 @@ class Snapshotter:
         self.made_classes: set[type] = set()
         # The statement that made each class, kept with every later version of it.
         self.class_sources: dict[str, str] = {}
+        #: class name -> the names whose objects its stored attributes refer to (``Singleton.inst is a``)
+        self.class_refs: dict[str, set[str]] = {}
         # Where encoded chunks go (the host, once the worker attaches its transport) and the
         # per-value limit; see envloop.sandbox.stream.
         self.chunk_sink: Any = stream.LocalChunks()
@@ -157,6 +159,10 @@ class Snapshotter:
         statements = binding_statements(source) if bound else {}
         self._note_classes(bound)
         candidates = self.candidates(bound, read)
+        rebound = set(bound) | set(result.get("deleted", ()))
+        for cls_name, referred in sorted(self.class_refs.items()):  # a class holding a name's object:
+            if referred & rebound and cls_name not in candidates:  # stored again once that name moves
+                candidates.append(cls_name)
         result["read"] = read + [n for n in candidates if n not in bound and n not in read and n in self.digests]
         names = [n for n in candidates if n in ns and (n in bound or n not in self.statement_names)]
         changes: list[dict[str, Any]] = []
@@ -318,12 +324,34 @@ class Snapshotter:
                    + "; ".join(not_kept))
             return {"name": name, "kind": "value", "lost_reason": why, "preview": f"<class {name}>",
                     "type_name": "type", "digest": "lost:" + _digest(why)}
-        encoded = self._encode(state)
+        refs = self._name_refs(name, state)
+        self.defs.name_refs = refs
+        try:
+            encoded = self._encode(state, walker=bool(refs))
+        finally:
+            self.defs.name_refs = None
+        self.class_refs[name] = set(refs.values())
         record = self._statement(name, "class", source, cls)
         if isinstance(encoded, stream.Streamed):
             record.update(encoding=stream.ENCODING, chunks=encoded.chunks, size=encoded.size,
                           digest=self._class_digest(source, encoded.digest))
         return record
+
+    def _name_refs(self, name: str, state: dict[str, Any]) -> dict[int, str]:
+        """``{id: name}`` of the names whose objects the class's state holds (stored as references to them).
+
+        The class's attributes and the names are stored apart, so an object both
+        hold would come back as two copies; a reference keeps it one object.
+        """
+        ns = self.interp.namespace
+        reached = reach(state)
+        refs: dict[int, str] = {}
+        for other in sorted(ns):
+            value = ns[other]
+            if other != name and is_user_name(other) and id(value) in reached and id(value) != id(state) \
+                    and not isinstance(value, type) and groupable(value) and id(value) not in refs:
+                refs[id(value)] = other
+        return refs
 
     @staticmethod
     def _class_digest(source: str, state_digest: str) -> str:
