@@ -427,6 +427,30 @@ def test_a_read_only_database_can_still_be_read(run_cli: Any, tmp_path: Path) ->
     assert run_cli("--db", db, "run", "y = 1").returncode == 0  # writable again: works again
 
 
+def test_a_live_process_recovers_once_its_database_is_writable_again(tmp_path: Path) -> None:
+    from envloop.conversation import Envloop
+    from envloop.errors import StoreError
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    app = Envloop.open(str(folder / "x.db"))
+    cid = app.run_code("x = 1", new=True).conversation_id
+    app.close()
+    if not _make_read_only(folder):
+        pytest.skip("cannot make a folder read-only here")
+    try:
+        app = Envloop.open(str(folder / "x.db"))
+        with pytest.raises(StoreError, match="readonly"):
+            app.run_code("y = 2", conversation_id=cid)
+    finally:
+        _make_writable(folder)
+    try:
+        after = app.run_code("y = 3\n(x, y)", conversation_id=cid)  # the same process, writable again
+        assert after.outcome.result.result == "(1, 3)" and after.outcome.changed == [("y", 1, "value")]
+    finally:
+        app.close()
+
+
 def test_a_class_changed_by_another_process_keeps_this_process_instances(tmp_path: Path) -> None:
     from envloop.conversation import Envloop
 

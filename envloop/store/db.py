@@ -177,9 +177,24 @@ class Database:
         ``write=True`` takes SQLite's write lock at BEGIN, so concurrent writers
         queue on the busy timeout instead of failing mid-transaction.
         """
+        if write and "read_only" in self.extras:
+            self._reopen_writable()
         factory = self.writers if write else self.readers
         with guard(self.url), factory() as session, session.begin():
             yield session
+
+    def _reopen_writable(self) -> None:
+        """A database opened read-only (envloop.store.readonly) that can be written again is reopened
+        for writing, so a live process recovers; while it cannot, the write fails with one line."""
+        try:
+            fresh = _open(self.url, upgrade=True)
+        except StoreError:
+            return
+        old = self.engine
+        self.extras.pop("read_only", None)
+        self.engine, self.readers, self.writers = fresh.engine, fresh.readers, fresh.writers
+        self.extras.update(fresh.extras)
+        old.dispose()
 
     def current_revision(self) -> str | None:
         with guard(self.url), self.engine.connect() as conn:
