@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from envloop.store.db import Database, insert_missing
 from envloop.store.models import Blob
+from envloop.store.versions import BLOBS_PRESENT
 
 __all__ = ["SpoolChunkStore"]
 
@@ -122,5 +123,5 @@ def _existing(session: Session, digests: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(digests), _LOOKUP):
         part = digests[start : start + _LOOKUP]
-        found.update(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(part))))
+        found.update(session.scalars(BLOBS_PRESENT, {"digests": part}))
     return found

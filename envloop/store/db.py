@@ -141,10 +141,17 @@ def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], key
     """
     if not rows:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
+    name = session.get_bind().dialect.name
+    statement = _INSERTS.get((name, model, key))
+    if statement is None:  # built once per table: building it cost more than a small insert
+        from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(model).on_conflict_do_nothing(index_elements=[key]), rows)
+        dialect = postgresql if name == "postgresql" else sqlite
+        statement = _INSERTS[(name, model, key)] = dialect.insert(model).on_conflict_do_nothing(index_elements=[key])
+    session.execute(statement, rows)
+
+
+_INSERTS: dict[tuple[str, Any, str], Any] = {}
 
 
 @dataclass
