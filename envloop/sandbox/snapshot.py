@@ -166,11 +166,14 @@ class Snapshotter:
         result["read"] = read + [n for n in candidates if n not in bound and n not in read and n in self.digests]
         names = [n for n in candidates if n in ns and (n in bound or n not in self.statement_names)]
         changes: list[dict[str, Any]] = []
-        with active(self.defs):
-            for group in self.aliases.groups(names, ns):
-                changes.extend(self._changes_guarded(group, bound, statements))
-            changes.extend(self._module_state())
-        self.aliases.release()
+        try:
+            with active(self.defs):
+                for group in self.aliases.groups(names, ns):
+                    changes.extend(self._changes_guarded(group, bound, statements))
+                changes.extend(self._module_state())
+        finally:
+            self.chunk_sink.flush()  # the block's chunks offered together: one round trip, not one per value
+            self.aliases.release()
         gone = dict.fromkeys([*candidates, *result.get("deleted", ())])
         for name in gone:
             if name not in ns:
@@ -259,10 +262,8 @@ class Snapshotter:
         return changes
 
     def _encode(self, value: Any, walker: bool = False) -> Any:
-        encoded = stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes, walker,
-                                      None if walker else self.aliases.plan(value))
-        self.chunk_sink.flush()
-        return encoded
+        return stream.encode_value(value, self.own_classes(), self.chunk_sink.put, self.max_value_bytes, walker,
+                                   None if walker else self.aliases.plan(value))
 
     def _describe(self, name: str, value: Any, statement: tuple[str, str] | None) -> dict[str, Any] | None:
         """A change record for ``name`` (with its digest), or None when nothing storable changed."""
