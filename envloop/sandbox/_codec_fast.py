@@ -218,6 +218,8 @@ class FastEncoder:
         self._op(BEGIN, K_TUPLE if is_tuple else K_LIST)
         op = EXTEND_ROWS if rows else EXTEND
         start = 0
+        if step > 1:
+            step, start = self._first_slice(x, op, step)
         while start < n:
             part = x[start : start + step]
             packed = self._pack((op, part))
@@ -227,6 +229,28 @@ class FastEncoder:
             self._write(packed)
             start += len(part)
         self._op(END)
+
+    def _first_slice(self, x: list[Any] | tuple[Any, ...], op: int, step: int) -> tuple[int, int]:
+        """The loop of :meth:`_flat` on its first slice, packed as two halves: (step, next start).
+
+        When the sample underestimated the items (ints growing from 0), the
+        loop packed the whole first slice, found it too wide and packed half
+        of it again; here the halves are the next slices, and when the whole
+        fits it is joined from them, byte for byte what packing it gives.
+        """
+        half = step // 2
+        a, b = self._pack((op, x[:half])), self._pack((op, x[half:step]))
+        a_head, b_head, head = _extend_head(op, half), _extend_head(op, step - half), _extend_head(op, step)
+        if len(a) + len(b) - len(a_head) - len(b_head) + len(head) <= 4 * SLICE_BYTES:
+            self._write(b"".join((head, memoryview(a)[len(a_head):], memoryview(b)[len(b_head):])))
+            return step, step
+        if len(a) > 4 * SLICE_BYTES and half > 1:
+            return half, 0  # narrower still: the loop halves again
+        self._write(a)
+        if step - half != half or (len(b) > 4 * SLICE_BYTES and half > 1):
+            return half, half
+        self._write(b)
+        return half, step
 
     def _dict(self, x: dict[Any, Any]) -> None:
         self._enter((x,), 1)
@@ -266,6 +290,15 @@ def _fits(depth: Depth, types: frozenset[type], text: int) -> bool:
 def _plain_depths(depths: list[Depth]) -> bool:
     """What :meth:`FastEncoder._plain` checks: scalars, lists and dicts at every depth, small and short."""
     return all(_fits(d, _PLAIN, ROW_TEXT) and d.keys <= SCALARS and d.widest <= ROW_ITEMS for d in depths)
+
+
+def _extend_head(op: int, count: int) -> bytes:
+    """The bytes msgpack writes before the items of ``(op, items)`` with ``count`` items (op < 128)."""
+    if count < 16:
+        return bytes((0x92, op, 0x90 | count))
+    if count < 1 << 16:
+        return bytes((0x92, op, 0xDC)) + count.to_bytes(2, "big")
+    return bytes((0x92, op, 0xDD)) + count.to_bytes(4, "big")
 
 
 def _step(sample: bytes, count: int) -> int:
