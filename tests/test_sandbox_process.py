@@ -319,6 +319,31 @@ def test_frames_round_trip_and_oversized_frames_are_refused() -> None:
             reader.read(time.monotonic() + 5)
 
 
+def test_a_big_frame_cut_by_a_timeout_is_read_whole_afterwards() -> None:
+    import socket
+    import struct
+    import threading
+
+    a, b = socket.socketpair()
+    with a, b:
+        data = os.urandom(3 << 20)
+        frame = struct.pack(">I", len(data) + 1) + b"\x00" + data + protocol.encode({"op": "after", "s": "y" * 100_000})
+        reader = protocol.FrameReader(b, max_frame=64 << 20)
+        a.sendall(frame[:100_000])
+        with pytest.raises(protocol.ReadTimeout):
+            reader.read(time.monotonic() + 0.05)
+        sender = threading.Thread(target=a.sendall, args=(frame[100_000:],))
+        sender.start()
+        got = reader.read(time.monotonic() + 10)
+        assert got["op"] == "chunk" and type(got["data"]) is bytes and got["data"] == data
+        assert reader.read(time.monotonic() + 10) == {"op": "after", "s": "y" * 100_000}
+        sender.join()
+        a.sendall(struct.pack(">I", 500_000) + b"\x00" + b"z" * 1000)
+        a.shutdown(socket.SHUT_WR)
+        with pytest.raises(protocol.PeerClosed):
+            reader.read(time.monotonic() + 5)
+
+
 def test_a_dead_template_is_replaced(tmp_path: Path) -> None:
     with Sandbox(tmp_path) as sb:
         sb.run("x = 1")
