@@ -15,6 +15,10 @@ the untouched names a value shares with is one C-speed ``isdisjoint`` per
 stored name that reaches anything mutable (it walks the smaller set). The walk is capped per value (:data:`REACH_CAP` objects): sharing
 deeper inside a bigger value is not detected, which at worst stores two names
 separately -- their values are still exact, only ``is`` between them is lost.
+Plain data (lists, tuples and dicts of scalars) is surveyed at C speed instead
+(:mod:`envloop.sandbox._codec_survey`, which the encoder then reuses): its
+reach is the value itself and the objects inside that something else also
+refers to, found by reference counts rather than by collecting every id.
 """
 
 from __future__ import annotations
