@@ -328,7 +328,8 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
         if outcome.result.ok and unchanged:
             env = self.environment(report.conversation_id)
             with env.lock, self.database.session(write=True) as session:
-                rows = refresh_unchanged(session, report.conversation_id, outcome.block_id, plan.code, unchanged)
+                rows = refresh_unchanged(session, report.conversation_id, outcome.block_id, plan.code, unchanged,
+                                         outcome.result.trace)
                 outcome.changed += [(row.name, row.version, row.kind) for row in rows]
                 env.note_written([row.id for row in rows])
         return report

@@ -329,7 +329,8 @@ class Environment:
             numbers=numbers,
             read_set_id=read_set,
         )
-        assign_read_sets(session, self.conversation_id, block_id, source, rows, numbers, self._artifact_reads)
+        assign_read_sets(session, self.conversation_id, block_id, source, rows, numbers, self._artifact_reads,
+                         result.trace)
         outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows if r.name not in WORKER_STATE],
                                not_stored=not_stored)
         for save in self._pending_saves:

@@ -6,16 +6,24 @@ statements read, not what the whole block read:
 
 * ``c = a + 1; d = b + 1`` — ``c`` read ``a`` only;
 * ``rate = 0.5; total = f(100)`` — ``total`` read ``f`` and, through ``f``'s
-  body, ``rate``: the global reads of the conversation's own functions and
-  classes a statement uses count as reads of that statement, transitively;
+  body, ``rate``: the globals read by the conversation's own functions a
+  statement ran count as reads of that statement;
 * that ``rate`` is the version the block itself just wrote (``"new"``), not
   the one before the block (``"old"``): a read after an earlier statement of
   the same block wrote the name sees the new value.
 
-The analysis is over the source (nothing runs) and errs towards listing a
-read: a function named in a statement is taken as called. Definition-time
-reads of a ``def`` are its decorators and defaults; its body's reads belong to
-the statements that call it.
+Which functions a statement ran is traced at run time by the worker
+(:mod:`envloop.sandbox.tracing`): per top-level statement, the global names
+read by the conversation's functions that were entered while it ran —
+``ops['add'](1, 2)``, ``fs[0](1)``, ``acc.add(3)``, a ``key=`` callback, only
+the branch that ran. A statement's reads are its own loads in the source (not
+the bodies of the functions and lambdas it merely defines) plus those.
+
+Blocks stored without a trace (before it existed) fall back to the source: a
+function named in a statement is taken as called, and the global reads of the
+conversation's functions and classes it names count, transitively. Either way,
+definition-time reads of a ``def`` are its decorators and defaults; its body's
+reads belong to the statements that call it.
 
 :func:`assign_read_sets` stores the result: each version the block wrote
 points at one read set (``store/provenance.py``) of the versions its making
@@ -25,6 +33,7 @@ statements read, shared by the names the same statements made.
 from __future__ import annotations
 
 import ast
+import copy as copy_module
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -43,25 +52,33 @@ Seen = Literal["old", "new"]
 
 
 def version_reads(
-    block_source: str, written: Iterable[str], function_sources: Mapping[str, str] | None = None
+    block_source: str, written: Iterable[str], function_sources: Mapping[str, str] | None = None,
+    trace: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, dict[str, Seen]]:
     """For each written name: ``{read name: "old" | "new"}`` of the statements that made it.
 
-    ``function_sources`` holds the source of the conversation's functions and
-    classes defined before this block (name -> ``def``/``class`` source), so a
-    call into them counts their global reads. Names the block defines itself
-    are found in the block.
+    ``trace`` is the worker's run-time trace: per top-level statement that ran,
+    the globals read by the conversation's functions it called. With it, a
+    statement read its own loads (not those inside the functions and lambdas it
+    only defines) plus those. Without it (a block stored before traces), calls
+    are followed in the source: ``function_sources`` holds the source of the
+    conversation's functions and classes defined before this block (name ->
+    ``def``/``class`` source), so a call into them counts their global reads;
+    names the block defines itself are found in the block.
     """
     try:
         body = ast.parse(block_source).body
     except SyntaxError:
         return {name: {} for name in written}
     bodies = _Bodies(function_sources or {})
-    direct = [_statement_loads(stmt) for stmt in body]
+    direct = [_statement_loads(stmt if trace is None else _without_bodies(stmt)) for stmt in body]
     first_write: dict[str, int] = {}
     reads_per_statement: list[set[str]] = []
     for index, stmt in enumerate(body):
-        reads_per_statement.append(bodies.closure(direct[index]))
+        if trace is None:
+            reads_per_statement.append(bodies.closure(direct[index]))
+        else:
+            reads_per_statement.append(direct[index] | set(trace[index] if index < len(trace) else ()))
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             bodies.define(stmt.name, stmt)
         for name in analyse_names(ast.Module(body=[stmt], type_ignores=[])).bound:
@@ -80,6 +97,20 @@ def version_reads(
                 seen[read] = "new" if new or seen.get(read) == "new" else "old"
         result[name] = seen
     return result
+
+
+def _without_bodies(stmt: ast.stmt) -> ast.stmt:
+    """A copy of ``stmt`` whose functions and lambdas have empty bodies: what runs when it runs.
+
+    (Their bodies' reads count where the trace says they ran.)
+    """
+    copy = copy_module.deepcopy(stmt)
+    for node in ast.walk(copy):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.body = [ast.Pass()]
+        elif isinstance(node, ast.Lambda):
+            node.body = ast.Constant(None)
+    return copy
 
 
 def _loads(nodes: Iterable[ast.AST]) -> set[str]:
@@ -157,17 +188,20 @@ def assign_read_sets(
     rows: Sequence[DefinitionVersion],
     before: Mapping[str, tuple[int, int]],
     artifact_ids: Sequence[int] = (),
+    trace: Sequence[Sequence[str]] | None = None,
 ) -> None:
     """Point each version the block wrote at the read set of the statements that made it.
 
     ``before`` maps names to (id, number) of their newest version before the
     block (``latest_numbers``). Names made by the same statements share one
     read set, so a block whose one call changed N names stores one set.
+    ``trace`` is the worker's run-time trace of the block (see :func:`version_reads`).
     """
     if not rows:
         return
     new_ids = {row.name: row.id for row in rows}
-    per_name = version_reads(block_source, list(new_ids), _function_sources(session, conversation_id, block_id))
+    sources = _function_sources(session, conversation_id, block_id) if trace is None else None
+    per_name = version_reads(block_source, list(new_ids), sources, trace)
     needed = {read for reads in per_name.values() for read in reads}
     missing = needed - set(before) - set(new_ids)  # read only inside called functions' bodies
     if missing:

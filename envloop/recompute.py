@@ -17,7 +17,7 @@ before it runs again.
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -99,11 +99,13 @@ def _side_effects(statements: list[str], effectful: Collection[str]) -> list[str
 
 
 def refresh_unchanged(session: Session, conversation_id: int, block_id: int, block_source: str,
-                      names: Collection[str]) -> list[DefinitionVersion]:
+                      names: Collection[str], trace: Sequence[Sequence[str]] | None = None
+                      ) -> list[DefinitionVersion]:
     """New versions for recomputed names whose value came out the same, with their new reads.
 
     An unchanged value makes no version when a block runs; after a recompute it
     must, or the name would still point at the reads that made it stale.
+    ``trace`` is the recompute block's run-time trace (see ``provenance.version_reads``).
     """
     rows = []
     for name in sorted(names):
@@ -113,5 +115,5 @@ def refresh_unchanged(session: Session, conversation_id: int, block_id: int, blo
         session.add(row)
         rows.append(row)
     session.flush()
-    assign_read_sets(session, conversation_id, block_id, block_source, rows, {})
+    assign_read_sets(session, conversation_id, block_id, block_source, rows, {}, trace=trace)
     return rows

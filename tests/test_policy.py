@@ -29,7 +29,7 @@ def test_state_persists_between_blocks_like_a_repl(it):
 def test_result_dict_is_plain_json_data(it):
     result = it.run("print('hi')\n[1, 'two', None]")
     assert json.loads(json.dumps(result)) == result
-    assert set(result) == {"ok", "stdout", "result", "error", "limit", "bound", "deleted", "read"}
+    assert set(result) == {"ok", "stdout", "result", "error", "limit", "bound", "deleted", "read", "trace"}
     assert result["stdout"] == "hi\n"
     assert result["result"] == "[1, 'two', None]"
 

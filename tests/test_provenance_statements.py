@@ -69,3 +69,94 @@ def test_the_demos_why_total_is_exact(tmp_path) -> None:  # type: ignore[no-unty
     assert reads[("total", 2)] == ["march v1", "tax_rate v2", "with_tax v1"]
     assert reads[("march", 1)] == ["invoices v1"]  # march never read tax_rate
     assert reads[("with_tax", 1)] == []  # a def reads nothing when it runs
+
+
+# ------------------------------------------------------------------ run-time trace (issue 15, item 1) ---
+# Which of the conversation's functions a statement ran is traced by the worker; each `cli` call below is a
+# new process, so the functions the second block calls were restored from the database, and traced too.
+
+
+def _why(cli, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return cli("why", name, "--json")[0]["reads"]  # type: ignore[no-any-return]
+
+
+def test_a_function_reached_through_a_dict_or_list_counts_only_what_ran(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("run", "--new", "rate = 0.5\nother = 7\ndef add(a, b):\n    return (a + b) * rate\n"
+        "def sub(a, b):\n    return a - b - other\nops = {'add': add}\nfs = [add, sub]")
+    cli("run", "total = ops['add'](1, 2)\nr = fs[0](1, 2)\ns = fs[1](1, 2)")
+    assert _why(cli, "total") == ["ops v1", "rate v1"]  # add's body read rate; the dict was read, not `add`
+    assert _why(cli, "r") == ["fs v1", "rate v1"]  # f's reads, and nothing of g's (other)
+    assert _why(cli, "s") == ["fs v1", "other v1"]
+
+
+def test_a_method_a_callback_and_a_lambda_count_their_reads(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("run", "--new", "scale = 3\nw = 2\nbias = 10\nnever = 0\nclass Acc:\n    def __init__(self):\n"
+        "        self.n = 0\n    def add(self, k):\n        self.n += k * scale\n        return self.n\n"
+        "    def unused(self):\n        return never\nacc = Acc()\ndef key(x):\n    return -x * w")
+    cli("run", "got = acc.add(3)\nxs = sorted([1, 3, 2], key=key)\nys = list(map(lambda v: v + bias, xs))\n"
+        "keep = lambda: never")
+    assert _why(cli, "got") == ["acc v1", "scale v1"]  # through the method's body, not Acc.unused's
+    assert _why(cli, "xs") == ["key v1", "w v1"]  # the key= callback ran inside sorted()
+    assert _why(cli, "ys") == ["bias v1", "xs v1"]  # the lambda ran inside map(); xs is this block's
+    assert _why(cli, "keep") == []  # a lambda only defined reads nothing
+
+
+def test_a_function_on_a_branch_that_did_not_run_adds_no_reads(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("run", "--new", "flag = False\nsecret = 1\ndef f():\n    return secret")
+    cli("run", "if flag:\n    y = f()\nelse:\n    y = 0")
+    assert _why(cli, "y") == ["f v1", "flag v1"]  # the statement names f; f's body never ran, so no secret
+    cli("run", "flag = True\nif flag:\n    z = f()\nelse:\n    z = 0")
+    assert _why(cli, "z") == ["f v1", "flag v2", "secret v1"]
+
+
+def test_version_reads_with_a_trace_take_the_functions_that_ran() -> None:
+    block = "ops = {'f': lambda: a}\nv = ops['f']()\nw = g()"
+    reads = version_reads(block, ["ops", "v", "w"], trace=[[], ["a"], []])
+    assert reads == {"ops": {}, "v": {"ops": "new", "a": "old"}, "w": {"g": "old"}}  # g ran nothing of ours
+    static = version_reads(block, ["w"], {"g": "def g():\n    return b"})
+    assert static["w"] == {"g": "old", "b": "old"}  # no trace (an older block): calls followed in the source
+
+
+def _run(interp, source: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    result = interp.run(source)
+    assert result["ok"], result
+    return result  # type: ignore[no-any-return]
+
+
+def test_the_worker_traces_closures_recursion_generators_and_errors() -> None:
+    from envloop.sandbox.interpreter import Interpreter
+
+    interp = Interpreter()
+    _run(interp, "rate = 2\nother = 3\ndef make(k):\n    def inner(x):\n        return x * rate + k\n    return inner\n"
+                 "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+                 "def gen():\n    yield other\ndef boom():\n    return 1 / zero")
+    made = _run(interp, "adders = [make(i) for i in range(3)]\nx = adders[2](1)\nn = fib(15)\ng = gen()\nfirst = next(g)")
+    assert made["trace"] == [[], ["rate"], ["fib"], [], ["other"]]  # closures made by later calls are traced too
+    failed = interp.run("a = 1\nb = boom()\nc = fib(3)")
+    assert failed["error"]["frames"][-1] == {"where": "boom", "line": 12, "text": "return 1 / zero"}
+    assert failed["trace"] == [[], ["zero"]]  # it tried to read zero; the statement that raised ran last
+    fib = interp.namespace["fib"]
+    assert _run(interp, "fib(10)")["trace"] == [["fib"]] and "_el_enter_" in fib.__code__.co_names  # traced again
+
+
+def test_restored_functions_are_traced_and_swapped_like_defined_ones() -> None:
+    from envloop.sandbox.interpreter import Interpreter
+    from envloop.sandbox.snapshot import Snapshotter
+
+    interp = Interpreter()
+    snap = Snapshotter(interp)
+    source = ("rate = 2\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2) + rate * 0\n"
+              "def make(k):\n    return lambda x: x + k + rate\nadd5 = make(5)\nclass K:\n    def m(self):\n"
+              "        return rate\nops = {'fib': fib}")
+    changes = snap.collect(source, _run(interp, source))
+    other_interp = Interpreter()
+    other = Snapshotter(other_interp)
+    other.chunk_sink = snap.chunk_sink
+    items = [{"name": c["name"], "kind": c["kind"], "source": c.get("source"),
+              **({"value": {"encoding": c["encoding"], "chunks": c["chunks"], "member": c.get("member")}}
+                 if c.get("chunks") else {})} for c in changes]
+    assert other.restore(items)["failed"] == []
+    ran = _run(other_interp, "a = ops['fib'](12)\nb = add5(1)\nc = K().m()\nd = 1")
+    assert ran["trace"] == [["fib", "rate"], ["rate"], ["rate"], []]
+    fib = other_interp.namespace["fib"]
+    assert other_interp.tracer.registered(fib)  # its calls after the first in a statement run the untraced twin

@@ -146,3 +146,16 @@ def test_worker_flooding_calls_without_reading_replies_meets_the_deadline(tmp_pa
         """))
         assert not result.ok and result.limit == "timeout", result
         assert calls and sb.run("1 + 1").result == "2"
+
+
+def test_a_run_time_trace_is_checked_and_bounded() -> None:
+    """The trace (envloop.sandbox.tracing) becomes reads of versions: names only, no guard names, bounded."""
+    base = {"op": "result", "ok": True, "stdout": "", "result": None, "limit": None, "error": None}
+    good = dict(base, trace=[[], ["rate", "_cache"]])
+    wire_schema.check_frame(good)
+    assert to_result(good, 100).trace == ((), ("rate", "_cache"))
+    assert to_result(dict(base), 100).trace is None  # an older worker, or a trace too large to send
+    for bad in ([["_getattr_"]], [["__builtins__"]], [[1]], ["rate"], {"0": []},
+                [[]] * (wire_schema.MAX_TRACE_STATEMENTS + 1), [["x"] * 60_000, ["y"] * 60_000]):
+        with pytest.raises(wire_schema.InvalidFrame):
+            wire_schema.check_frame(dict(base, trace=bad))

@@ -43,6 +43,7 @@ from typing import Any
 
 from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
 from envloop.sandbox.code_index import CodeIndex
+from envloop.sandbox.tracing import REGISTER
 
 __all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
 
@@ -332,6 +333,9 @@ def start_def(dec: Any, node: list[Any]) -> Any:
             memo.append(cell)
         cells.append(cell)
     fn = types.FunctionType(code, defs.namespace, code.co_name, None, tuple(cells))
+    register = defs.builtins.get(REGISTER)  # traced like a function its def made (envloop.sandbox.tracing)
+    if register is not None:
+        register(fn)
     memo[slot] = fn
     return fn
 

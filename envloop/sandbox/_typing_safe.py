@@ -38,7 +38,7 @@ def _evaluate(expr: str, namespace: dict[str, Any]) -> Any:
     """``expr`` evaluated as a block's expression would be: compiled under the policy."""
     from envloop.sandbox.policy import compile_block
 
-    exec_code, eval_code, _info = compile_block(expr, max_source=10_000, max_ast_depth=60)
+    exec_code, eval_code, _info = compile_block(expr, max_source=10_000, max_ast_depth=60, trace=False)
     if exec_code is not None or eval_code is None:
         raise SyntaxError(f"forward reference must be an expression, got {expr!r}")
     return eval(eval_code, namespace)  # policy-compiled, sandbox globals and builtins

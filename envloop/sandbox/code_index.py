@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from envloop.sandbox._codec_common import DecodeError, Reject
+from envloop.sandbox.tracing import canonical
 
 __all__ = ["CodeIndex"]
 
@@ -54,6 +55,7 @@ class CodeIndex:
 
     def locate(self, code: types.CodeType) -> tuple[str, int, int]:
         """(statement source, line within it, nth) of a noted code; Reject when unknown."""
+        code = canonical(code)  # a function caught holding its untraced twin (envloop.sandbox.tracing)
         found = self._where.get(code)
         if found is None:
             raise Reject(f"the function {code.co_qualname} was not written in this conversation", "function")

@@ -18,6 +18,8 @@ from __future__ import annotations
 from types import CodeType, TracebackType
 from typing import Any
 
+from envloop.sandbox.tracing import twin_of
+
 __all__ = ["SourceMap", "user_frames"]
 
 #: Frames reported per error: the outermost two and the innermost rest (recursion stays short).
@@ -59,6 +61,9 @@ class SourceMap:
             while stack:
                 current = stack.pop()
                 self._codes[id(current)] = (current, lines)
+                twin = twin_of(current)  # the same function without its trace prologue (envloop.sandbox.tracing)
+                if twin is not None:
+                    self._codes[id(twin)] = (twin, lines)
                 stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
         while len(self._codes) > self.capacity:
             del self._codes[next(iter(self._codes))]

@@ -23,6 +23,7 @@ from envloop.sandbox.policy import (
     safe_builtins,
 )
 from envloop.sandbox.rules import is_user_name
+from envloop.sandbox.tracing import Tracer
 
 CallHost = typing.Callable[[str, list[typing.Any], dict[str, typing.Any]], object]
 
@@ -83,6 +84,7 @@ class Interpreter:
         self.output = OutputBuffer(output_cap)
         self.sources = SourceMap(FILENAME)  # so errors can quote the lines of the frames they passed
         self.builtins = safe_builtins(self)
+        self.tracer = Tracer(self.builtins)  # which of the conversation's functions each statement ran
         self.namespace: dict[str, typing.Any] = {
             "__builtins__": self.builtins,
             "__name__": "__main__",
@@ -109,24 +111,33 @@ class Interpreter:
         except BaseException as exc:
             return self._result(False, None, self._error(exc), self._limit(exc), [], [], [])
         self.sources.register(source, exec_code, eval_code)
+        tracer = self.tracer
+        tracer.adopt(exec_code, eval_code)
         ns = self.namespace
         before = {name for name in info.names.loaded | info.names.bound | info.names.deleted if name in ns}
         read = sorted(n for n in info.names.loaded if n in before and is_user_name(n))
         value, error, limit = None, None, None
-        try:
-            if exec_code is not None:
-                exec(exec_code, ns)
-            if eval_code is not None:
-                value = eval(eval_code, ns)
-        except BaseException as exc:
-            error, limit = self._error(exc), self._limit(exc)
-        if limit is None and self.output.exceeded:
-            limit = "output"
         result = None
-        if error is None and value is not None:
-            result, error, limit = self._preview(value)
+        tracer.begin()
+        try:
+            try:
+                if exec_code is not None:
+                    exec(exec_code, ns)
+                if eval_code is not None:
+                    tracer.statement(info.statements - 1)
+                    value = eval(eval_code, ns)
+            except BaseException as exc:
+                error, limit = self._error(exc), self._limit(exc)
+            if limit is None and self.output.exceeded:
+                limit = "output"
+            if error is None and value is not None:
+                result, error, limit = self._preview(value)
+        finally:
+            trace = tracer.end(ns)
         bound, deleted = self._changed(info.names.bound | info.names.deleted, before)
-        return self._result(error is None, result, error, limit, bound, deleted, read)
+        out = self._result(error is None, result, error, limit, bound, deleted, read)
+        out["trace"] = trace
+        return out
 
     def _preview(self, value: object) -> tuple[str | None, dict[str, typing.Any] | None, str | None]:
         """Capped ``repr`` of the trailing expression, computed here in the worker.
@@ -188,6 +199,7 @@ class Interpreter:
             "bound": bound,
             "deleted": deleted,
             "read": read,
+            "trace": None,
         }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
+from envloop.sandbox import tracing
 from envloop.sandbox._match import MatchClasses
 from envloop.sandbox.guards import (
     REAL_METACLASS,
@@ -51,6 +52,7 @@ class CompiledBlock:
 
     names: BlockNames
     has_result: bool
+    statements: int = 0  # top-level statements of the source (the trailing expression is the last)
 
 
 def _ast_depth(tree: ast.AST) -> int:
@@ -98,15 +100,21 @@ class _Transformer(EnvloopTransformer):
 
 
 def compile_block(
-    source: str, *, max_source: int = 200_000, max_ast_depth: int = 200
+    source: str, *, max_source: int = 200_000, max_ast_depth: int = 200, trace: bool = True
 ) -> tuple[CodeType | None, CodeType | None, CompiledBlock]:
     """Compile a block: (exec code or None, trailing-expression eval code or None, info).
+
+    With ``trace`` (the default) the code calls the run-time recorder of
+    :mod:`envloop.sandbox.tracing` (its builtins come with an Interpreter).
 
     Raises SyntaxError (with ``lineno`` when known) for bad syntax, a policy
     violation or a cap; never anything else for bad input.
     """
     tree = _parse(source, max_source, max_ast_depth)
     names = analyse_names(tree)
+    starts = [(stmt.lineno, stmt.col_offset) for stmt in tree.body]
+    future = {i for i, stmt in enumerate(tree.body)
+              if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"}
     transformer = _Transformer()
     try:
         tree = transformer.visit(tree)
@@ -114,16 +122,33 @@ def compile_block(
         raise SyntaxError("block is nested too deeply") from None
     if transformer.details:
         raise _policy_error(transformer.details)
+    try:
+        plan = tracing.instrument(tree) if trace and ("def" in source or "lambda" in source) else None
+    except RecursionError:
+        raise SyntaxError("block is nested too deeply") from None
     body = tree.body
     last = body[-1] if body and isinstance(body[-1], ast.Expr) else None
-    exec_code = eval_code = None
     if last is not None:
         body = body[:-1]
+    if trace:
+        body = tracing.with_boundaries(body, starts, future)
+    exec_code, eval_code = _compile(body, last)
+    if plan is not None and plan.strip:  # the twins of the swapped functions: the same tree, no prologue
+        for strip in plan.strip:
+            strip()
+        clean_exec, clean_eval = _compile(body, last)
+        tracing.note_twins(tracing.pair_twins(exec_code, clean_exec) + tracing.pair_twins(eval_code, clean_eval))
+    return exec_code, eval_code, CompiledBlock(names, last is not None, len(starts))
+
+
+def _compile(body: list[ast.stmt], last: ast.Expr | None) -> tuple[CodeType | None, CodeType | None]:
+    exec_code = eval_code = None
+    if last is not None:
         eval_code = compile(ast.Expression(last.value), FILENAME, "eval", dont_inherit=True)
     if body:
         module = ast.Module(body=body, type_ignores=[])
         exec_code = compile(module, FILENAME, "exec", dont_inherit=True)
-    return exec_code, eval_code, CompiledBlock(names, last is not None)
+    return exec_code, eval_code
 
 
 class OutputBuffer:

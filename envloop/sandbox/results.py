@@ -35,6 +35,9 @@ class RunResult:
     duration_ms: float = 0.0
     changes: tuple[dict[str, Any], ...] = ()  # versioning: names whose stored state changed
     report: dict[str, Any] | None = None  # the worker's account of a ``restore``
+    #: Per top-level statement that ran: the globals the conversation's functions it called read
+    #: (envloop.sandbox.tracing); None when the worker sent no trace.
+    trace: tuple[tuple[str, ...], ...] | None = None
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -68,7 +71,16 @@ def to_result(frame: dict[str, Any], output_cap: int) -> RunResult:
     return RunResult(ok=ok, stdout=stdout, result=result, error=error, limit=limit,
                      bound=_names(frame.get("bound", [])), deleted=_names(frame.get("deleted", [])),
                      read=_names(frame.get("read", [])), duration_ms=float(duration),
-                     changes=_changes(frame.get("changes", [])), report=_report(frame.get("report")))
+                     changes=_changes(frame.get("changes", [])), report=_report(frame.get("report")),
+                     trace=_trace(frame.get("trace")))
+
+
+def _trace(value: Any) -> tuple[tuple[str, ...], ...] | None:
+    if value is None:
+        return None
+    if type(value) is not list:
+        raise TypeError("a trace must be a list")
+    return tuple(_names(names) for names in value)
 
 
 def _frames(value: Any) -> list[dict[str, Any]]:

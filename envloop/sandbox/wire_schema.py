@@ -33,6 +33,8 @@ __all__ = ["CHECKS", "MAX_DEPTH", "InvalidFrame", "check_frame", "check_name", "
 #: Deepest nesting of lists/dicts a frame may have (results are flat; call arguments are data).
 MAX_DEPTH = 64
 MAX_NAMES = 20_000  # names a block may report as bound, deleted or read
+MAX_TRACE_STATEMENTS = 20_000  # statements in a run-time trace (envloop.sandbox.tracing)
+MAX_TRACE_NAMES = 100_000  # names in all of a trace's statements
 MAX_NAME = 300  # characters in one name
 #: Reserved non-identifier names a change may carry (envloop.sandbox.module_state.NAMES; a test keeps them equal).
 MODULE_STATE = frozenset({"@random", "@decimal", "@calendar", "@csv"})
@@ -151,6 +153,23 @@ def _names(frame: dict[str, Any], key: str) -> None:
         check_name(name)
 
 
+def _trace(value: Any) -> None:
+    """Per top-level statement that ran, the names the conversation's functions it called read (or None)."""
+    if value is None:
+        return
+    if type(value) is not list or len(value) > MAX_TRACE_STATEMENTS:
+        raise InvalidFrame(f"'trace' must be a list of at most {MAX_TRACE_STATEMENTS} statements")
+    total = 0
+    for names in value:
+        if type(names) is not list:
+            raise InvalidFrame("a trace statement must be a list of names")
+        total += len(names)
+        if total > MAX_TRACE_NAMES:
+            raise InvalidFrame(f"a trace may hold at most {MAX_TRACE_NAMES} names")
+        for name in names:
+            check_name(name)
+
+
 def _error(value: Any) -> None:
     if value is None:
         return
@@ -198,6 +217,7 @@ def check_result(frame: dict[str, Any]) -> None:
     _error(frame.get("error"))
     for key in ("bound", "deleted", "read"):
         _names(frame, key)
+    _trace(frame.get("trace"))
     duration = frame.get("duration_ms", 0.0)
     if type(duration) not in (int, float) or not math.isfinite(duration) or duration < 0:
         raise InvalidFrame("'duration_ms' must be a finite, non-negative number")
