@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from envloop import timeline
 from envloop.errors import NotFoundError
@@ -48,6 +48,10 @@ class ConversationInfo:
         return data
 
 
+#: Whether a conversation exists (every direct run asks; built once, and not loading the whole row).
+_EXISTS = select(Conversation.id).where(Conversation.id == bindparam("cid"))
+
+
 class Records:
     """Read-only questions about the conversations in one database."""
 
@@ -57,7 +61,7 @@ class Records:
         """The given conversation (checked to exist), else the most recently active one."""
         with self.database.session() as session:
             if conversation_id is not None:
-                if session.get(Conversation, conversation_id) is None:
+                if session.execute(_EXISTS, {"cid": conversation_id}).first() is None:
                     raise NotFoundError(f"no conversation {conversation_id}")
                 return conversation_id
             latest = session.scalar(

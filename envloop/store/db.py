@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -189,6 +189,16 @@ class Database:
         factory = self.writers if write else self.readers
         with guard(self.url), factory() as session, session.begin():
             yield session
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """Like :meth:`session`, but a Core connection: for a few prebuilt statements (the lock's),
+        without an ORM session's set-up, flush and commit bookkeeping."""
+        if write and "read_only" in self.extras:
+            self._reopen_writable()
+        bind = (self.writers if write else self.readers).kw["bind"]
+        with guard(self.url), bind.begin() as conn:
+            yield conn
 
     def _reopen_writable(self) -> None:
         """A database opened read-only (envloop.store.readonly) that can be written again is reopened
