@@ -49,6 +49,7 @@ from envloop.store.versions import (
     latest_numbers,
     latest_versions,
     load_value,
+    newest_version_id,
     write_artifact,
     write_versions,
 )
@@ -233,11 +234,7 @@ class Environment:
             self._restore(after_id=0)
             self._diverged = False
             return
-        with self.database.session() as session:
-            newest = session.scalar(
-                select(func.max(DefinitionVersion.id)).where(DefinitionVersion.conversation_id == self.conversation_id)
-            )
-        if (newest or 0) > self._synced_id:
+        if newest_version_id(self.database, self.conversation_id) > self._synced_id:
             self._restore(after_id=self._synced_id)
 
     def note_written(self, version_ids: Sequence[int]) -> None:

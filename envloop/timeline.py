@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from envloop.errors import NotFoundError
@@ -40,9 +40,13 @@ class TimelineChange:
     note: str
 
 
+#: A conversation's last turn position (built once: every run and turn asks).
+_LAST_POSITION = select(func.max(Query.position)).where(Query.conversation_id == bindparam("conversation"))
+
+
 def new_query(session: Session, conversation_id: int, *, kind: str, text: str, status: str = "running") -> Query:
     """A new turn record at the next position of the conversation."""
-    position = session.scalar(select(func.max(Query.position)).where(Query.conversation_id == conversation_id))
+    position = session.scalar(_LAST_POSITION, {"conversation": conversation_id})
     query = Query(conversation_id=conversation_id, position=(position or 0) + 1, kind=kind, text=text, status=status)
     session.add(query)
     session.flush()

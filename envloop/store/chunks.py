@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from envloop.store.db import Database, insert_missing
@@ -45,8 +45,8 @@ class SpoolChunkStore:
         wanted = [d for d in dict.fromkeys(digests) if d not in self._index]
         if not wanted:
             return []
-        with self.database.session() as session:
-            have = _existing(session, wanted)
+        with self.database.transaction() as conn:  # Core: no ORM session for one prebuilt select
+            have = _existing(conn, wanted)
         return [d for d in wanted if d not in have]
 
     def put(self, digest: str, data: bytes) -> None:
@@ -119,9 +119,9 @@ class SpoolChunkStore:
         return spool.read(size)
 
 
-def _existing(session: Session, digests: list[str]) -> set[str]:
+def _existing(conn: Connection, digests: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(digests), _LOOKUP):
         part = digests[start : start + _LOOKUP]
-        found.update(session.scalars(BLOBS_PRESENT, {"digests": part}))
+        found.update(conn.execute(BLOBS_PRESENT, {"digests": part}).scalars())
     return found

@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from envloop.store.db import insert_missing
+from envloop.store.db import Database, insert_missing
 from envloop.store.models import ArtifactVersion, Blob, DefinitionVersion
 from envloop.store.provenance import write_read_set
 
@@ -33,6 +33,7 @@ __all__ = [
     "latest_artifacts",
     "latest_versions",
     "load_value",
+    "newest_version_id",
     "put_blob",
     "put_blobs",
     "version_counts",
@@ -98,6 +99,16 @@ def put_blobs(session: Session, payloads: Iterable[bytes]) -> list[str]:
 
 #: Which of ``digests`` the blob table holds (built once: building a select costs more than running this one).
 BLOBS_PRESENT = select(Blob.sha256).where(Blob.sha256.in_(bindparam("digests", expanding=True)))
+
+
+#: The newest version id of a conversation (every block asks, to see whether another process wrote).
+_NEWEST_ID = select(func.max(DefinitionVersion.id)).where(DefinitionVersion.conversation_id == bindparam("conversation"))
+
+
+def newest_version_id(database: Database, conversation_id: int) -> int:
+    """The id of the conversation's newest version (0: none), in a read transaction of its own."""
+    with database.transaction() as conn:
+        return int(conn.execute(_NEWEST_ID, {"conversation": conversation_id}).scalar() or 0)
 
 
 def latest_numbers(session: Session, conversation_id: int, names: Iterable[str]) -> dict[str, tuple[int, int]]:
