@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 
 from envloop import timeline
 from envloop.engine import Event, Turn, TurnResult
@@ -367,18 +367,23 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
 
 
 def _finish_run(session: Any, query_id: int, outcome: BlockOutcome | None) -> None:
-    """Record how a direct run ended, in the transaction that stores its block."""
-    query = session.get(Query, query_id)
-    query.finished_at = utcnow()
-    if outcome is None:
-        query.status, query.error = "error", "the block could not be run"
-        return
-    result = outcome.result
-    query.duration_ms = result.duration_ms
-    query.status = "done" if result.ok else "error"
-    query.answer = result.result
-    if result.error:
-        query.error = f"{result.error['type']}: {result.error['message']}"
+    """Record how a direct run ended, in the transaction that stores its block.
+
+    One prebuilt UPDATE of the row ``_run_locked`` just made (answer, error and duration still empty), not an
+    ORM load and flush: it runs with every block."""
+    values: dict[str, Any] = {"qid": query_id, "finished": utcnow(), "status": "error",
+                              "error": "the block could not be run", "answer": None, "duration": None}
+    if outcome is not None:
+        result = outcome.result
+        values.update(status="done" if result.ok else "error", answer=result.result, duration=result.duration_ms,
+                      error=f"{result.error['type']}: {result.error['message']}" if result.error else None)
+    session.execute(_FINISH_RUN, values)
+
+
+_QUERIES = cast(Table, Query.__table__)
+_FINISH_RUN = update(_QUERIES).where(_QUERIES.c.id == bindparam("qid")).values(
+    finished_at=bindparam("finished"), status=bindparam("status"), error=bindparam("error"),
+    answer=bindparam("answer"), duration_ms=bindparam("duration"))
 
 
 def _title(code: str) -> str:

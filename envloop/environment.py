@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from envloop import instructions
 from envloop.errors import SandboxError
@@ -55,6 +55,8 @@ from envloop.store.versions import (
 )
 
 __all__ = ["BlockOutcome", "Environment", "restore_items"]
+
+_INSERT_BLOCK = insert(Block.__table__)  # type: ignore[arg-type]
 
 logger = logging.getLogger("envloop.environment")
 
@@ -285,7 +287,7 @@ class Environment:
                      finish: Callable[[Any, BlockOutcome], None] | None) -> BlockOutcome:
         """The block's row, its versions and the caller's bookkeeping, in one transaction."""
         with self.database.session(write=True) as session:
-            block = Block(
+            block_id = cast(Any, session.execute(_INSERT_BLOCK, dict(
                 conversation_id=self.conversation_id,
                 query_id=query_id,
                 iteration_id=iteration_id,
@@ -299,10 +301,8 @@ class Environment:
                 error_line=(result.error or {}).get("line"),
                 limit_hit=result.limit,
                 duration_ms=result.duration_ms,
-            )
-            session.add(block)
-            session.flush()
-            outcome = self._persist(session, block.id, result, source)
+            ))).inserted_primary_key[0]  # Core, built once: the ORM's unit of work cost more than the insert
+            outcome = self._persist(session, block_id, result, source)
             self.lock.confirm(session)  # still ours (a lease can lapse, a server restart drop it)
             if finish is not None:
                 finish(session, outcome)
