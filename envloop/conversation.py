@@ -274,8 +274,7 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
                     text: str | None) -> RunReport:
         """The run itself, with the conversation's lock held: its turn record, the block, its versions."""
         with self.database.session(write=True) as session:
-            query = timeline.new_query(session, cid, kind=kind, text=text or code)
-            query_id, position = query.id, query.position
+            query_id, position = timeline.new_query_row(session, cid, kind=kind, text=text or code)
         try:
             outcome = env.run_block(
                 code, author="user", query_id=query_id, timeout=timeout,

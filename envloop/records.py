@@ -49,7 +49,7 @@ class ConversationInfo:
 
 
 #: Whether a conversation exists (every direct run asks; built once, and not loading the whole row).
-_EXISTS = select(Conversation.id).where(Conversation.id == bindparam("cid"))
+_EXISTS = select(Conversation.__table__.c.id).where(Conversation.__table__.c.id == bindparam("cid"))
 
 
 class Records:
