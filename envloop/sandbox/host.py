@@ -250,7 +250,12 @@ class Sandbox:
                 except (TypeError, ValueError):
                     return self._replace(worker, "crash", started)
             if op in stream.HostChunkPort.OPS:
-                if not self.chunks.handle(worker.sock, frame):
+                try:
+                    handled = self.chunks.handle(worker.sock, frame)
+                except BaseException:  # the store failed (a database server restart): the worker waits
+                    self._replace(worker, "crash", started)  # for chunks it will never get, so it is
+                    raise  # out of step with the protocol; a fresh one is restored from the database
+                if not handled:
                     return self._replace(worker, "crash", started)
             elif op == "call":
                 try:
