@@ -159,9 +159,8 @@ class Restore:
     def _class_state(self, name: str, value: dict[str, Any]) -> None:
         """Decode a class's stored attributes and set them (see :func:`_apply_class_state`)."""
         state = dict(self._decode(value))
-        cls = self.snap.interp.namespace[name]
-        _apply_class_state(cls, state)
-        self.snap.class_refs[name] = set(self.snap._name_refs(name, self.snap._class_state(cls)[0]).values())
+        self.snap.class_refs[name] = set(self.snap._name_refs(name, state).values())  # before it is taken apart
+        _apply_class_state(self.snap.interp.namespace[name], state)
 
     def _fail(self, name: str, error: str) -> None:
         self._done.add(name)
