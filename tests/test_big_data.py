@@ -144,6 +144,22 @@ def test_rows_met_twice_keep_their_identity_and_unshared_rows_are_not_numbered()
     assert fresh[0] is not fresh[1] and fresh[-1] == (39_999, 40_000)
 
 
+def test_rows_checked_column_by_column_keep_every_type() -> None:
+    long = "t" * 1000
+    rows: list[Any] = [(i, i * 0.5, "r" + str(i)) for i in range(5_000)]
+    rows[10] = (10, True, long)  # a bool among the floats, a long string in a column of short ones
+    rows[20] = (20, None, 2**70)
+    back = _round_trip(rows)
+    assert back == rows and type(back[10][1]) is bool and back[20][1] is None and back[20][2] == 2**70
+    rows[30] = (30, bytearray(b"x"), "r30")  # not plain data: the walker keeps it a bytearray
+    back = _round_trip(rows)
+    assert back == rows and type(back[30][1]) is bytearray and type(back[10][1]) is bool
+    records = [{"id": i, "name": "n" + str(i)} for i in range(5_000)]
+    records[7] = {"name": "seven", "id": 7}  # the same keys in another order: its column mixes types
+    back = _round_trip(records)
+    assert back == records and list(back[7]) == ["name", "id"] and type(back[8]["id"]) is int
+
+
 def _snapshot_pair() -> tuple[Any, Any]:
     from envloop.sandbox.interpreter import Interpreter
     from envloop.sandbox.snapshot import Snapshotter

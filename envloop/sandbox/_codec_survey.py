@@ -48,6 +48,8 @@ from envloop.sandbox._codec_common import SHARE_MIN
 __all__ = ["WINDOW", "Depth", "Survey", "survey"]
 
 WINDOW = 1 << 14  # items checked together (while they are in the CPU cache)
+_MIN_ROWS = 32  # rows checked column by column: enough of them for a column to be worth a slice
+_MAX_COLUMNS = 64
 _SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
 _TEXT = frozenset({str, bytes})
 _BOXES = frozenset({list, tuple, dict})
@@ -166,7 +168,7 @@ class _Walk:
                 else:
                     self.check_types(types, self.depths[d], False)  # numbers: one pass, nothing to collect
         else:
-            self.check(gc.get_referents(*run), d, following, False)  # the items, at C speed
+            self.columns(run, gc.get_referents(*run), d, following)  # the items, at C speed
 
     def dicts(self, run: list[Any], count: int, d: int, following: _Level) -> None:
         """The keys and values of the dicts in ``run`` (one big one: WINDOW items at a time)."""
@@ -179,7 +181,7 @@ class _Walk:
             return
         values = gc.get_referents(*run)
         if len(values) == count and self._str_keys(run, self.depths[d]):
-            self.check(values, d, following, False)
+            self.columns(run, values, d, following)
             return
         del values
         self.check(list(chain.from_iterable(run)), d, following, True)
@@ -193,7 +195,7 @@ class _Walk:
         hashing an exact str runs no conversation code.  False when a key is
         long enough for the reach (every long key is then taken by id).
         """
-        distinct = dict.fromkeys(chain.from_iterable(run))
+        distinct = set().union(*run)  # C-speed: each dict's keys with their stored hashes
         longest = max(map(len, distinct), default=0)
         if longest >= SHARE_MIN:
             return False
@@ -203,9 +205,28 @@ class _Walk:
             depth.longest = max(depth.longest, longest)
         return True
 
+    def columns(self, run: list[Any], items: list[Any], d: int, following: _Level) -> None:
+        """The items of the rows in ``run`` (tuples, lists, or dicts' values), checked column by column.
+
+        Rows of one width hold one kind of item per position (an id, a float, a
+        name), so their items taken ``k`` apart are mostly of one type: a
+        column's checks need no per-item selection of the text among numbers,
+        which cost more than the packing.  Rows of other widths only mix the
+        columns, which :meth:`check` handles as before.
+        """
+        width = len(run[0])
+        if len(run) < _MIN_ROWS or not 1 < width <= _MAX_COLUMNS or len(items) != width * len(run):
+            self.check(items, d, following, False)
+            return
+        for j in range(width):
+            self.check(items[j::width], d, following, False, holders=(items,))
+
     def check(self, items: list[Any], d: int, following: _Level, keys: bool,
-              types: set[type] | None = None) -> None:
-        """One window of items: their types, text lengths and containers (``items`` alone holds them)."""
+              types: set[type] | None = None, holders: tuple[list[Any], ...] = ()) -> None:
+        """One window of items: their types, text lengths and containers.
+
+        ``items`` holds them, with ``holders`` (a list they were sliced from), if any.
+        """
         depth = self.depths[d]
         if types is None:
             types = set(map(type, items))
@@ -221,14 +242,13 @@ class _Walk:
                 texts = list(compress(items, map(_TEXT.__contains__, kinds)))
             else:  # exact types (checked): isinstance is the type test, one call an item
                 texts = list(filter((str if str in types else bytes).__instancecheck__, items))
-            lens = list(map(len, texts))
-            longest = max(lens)
+            longest = max(map(len, texts))
             depth.longest = max(depth.longest, longest)
             if longest >= SHARE_MIN:  # long text is numbered by the codec: names sharing it share one copy
-                long = list(compress(texts, map(SHARE_MIN.__le__, lens)))
-                self.reach.update(map(id, _shared(long, items, texts)))
+                long = list(compress(texts, map(SHARE_MIN.__le__, map(len, texts))))
+                self.reach.update(map(id, _shared(long, items, texts, *holders)))
         if types & _BOXES:
-            self._boxes(items, kinds, types, depth, following)
+            self._boxes(items, kinds, types, depth, following, holders)
             if following.size >= WINDOW:  # look inside them now, while they are in the cache
                 self.visit(following.take(), d + 1)
 
@@ -240,12 +260,13 @@ class _Walk:
         if keys:
             depth.keys |= types
 
-    def _boxes(self, items: list[Any], kinds: list[type], types: set[type], depth: Depth, following: _Level) -> None:
+    def _boxes(self, items: list[Any], kinds: list[type], types: set[type], depth: Depth, following: _Level,
+               holders: tuple[list[Any], ...]) -> None:
         for t in (list, dict, tuple):
             if t not in types:
                 continue
             boxes = items if len(types) == 1 else list(compress(items, map(frozenset({t}).__contains__, kinds)))
-            shared = _shared(boxes, items)
+            shared = _shared(boxes, items, *holders)
             if shared:
                 before = len(self.seen)
                 self.seen.update(map(id, shared))
