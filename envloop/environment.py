@@ -430,7 +430,7 @@ class Environment:
             raise ValueError(f"artifact {name!r} is larger than {MAX_ARTIFACT_BYTES >> 20} MiB")
         self._check_artifact_quota(name, len(data))
         digest = hashlib.sha256(data).hexdigest()
-        self.chunks.put(digest, data)  # spooled, not held: a block may save many
+        self.chunks.put(digest, data)  # spooled past the first few MiB: a block may save many
         self._pending_saves.append(ArtifactSave(name, b"", media_type, digest=digest, size=len(data)))
         with self.database.session() as session:
             newest = session.scalar(

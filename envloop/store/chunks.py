@@ -2,8 +2,9 @@
 
 Chunks of changed values (and artifact contents) arrive while the block is
 still running, before its transaction exists, and a block may stream far more
-than the host should hold in memory.  So they go to an anonymous temporary
-file, indexed by digest; :meth:`SpoolChunkStore.commit` copies the ones a
+than the host should hold in memory.  So the first :data:`MEMORY_BYTES` of
+them are held in memory (most blocks stream less) and the rest go to an
+anonymous temporary file, indexed by digest; :meth:`SpoolChunkStore.commit` copies the ones a
 finished block's versions refer to into ``blobs`` inside the block's one
 transaction, one chunk at a time.  A block that is killed, or whose values are
 refused, leaves nothing behind: the spool is emptied before the next block.
@@ -28,6 +29,7 @@ from envloop.store.versions import BLOBS_PRESENT
 __all__ = ["SpoolChunkStore"]
 
 _LOOKUP = 500  # digests per IN (...) query
+MEMORY_BYTES = 8 << 20  # a block's first chunks, held in memory (a few chunks: the host's memory stays bounded)
 
 
 class SpoolChunkStore:
@@ -36,13 +38,15 @@ class SpoolChunkStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._file: IO[bytes] | None = None
+        self._held: dict[str, bytes] = {}  # the block's first chunks, up to MEMORY_BYTES
+        self._held_bytes = 0
         self._index: dict[str, tuple[int, int]] = {}
         self._end = 0
 
     # -- the ChunkStore protocol (envloop.sandbox.stream) --------------------------
 
     def missing(self, digests: list[str]) -> list[str]:
-        wanted = [d for d in dict.fromkeys(digests) if d not in self._index]
+        wanted = [d for d in dict.fromkeys(digests) if not self.spooled(d)]
         if not wanted:
             return []
         with self.database.transaction() as conn:  # Core: no ORM session for one prebuilt select
@@ -50,7 +54,11 @@ class SpoolChunkStore:
         return [d for d in wanted if d not in have]
 
     def put(self, digest: str, data: bytes) -> None:
-        if digest in self._index:
+        if self.spooled(digest):
+            return
+        if self._held_bytes + len(data) <= MEMORY_BYTES:
+            self._held[digest] = data
+            self._held_bytes += len(data)
             return
         spool = self._spool()
         spool.seek(self._end)
@@ -59,7 +67,7 @@ class SpoolChunkStore:
         self._end += len(data)
 
     def get(self, digest: str) -> bytes | None:
-        if digest in self._index:
+        if self.spooled(digest):
             return self._read(digest)
         with self.database.session() as session:
             blob = session.get(Blob, digest)
@@ -67,7 +75,7 @@ class SpoolChunkStore:
 
     def get_many(self, digests: list[str]) -> dict[str, bytes]:
         """Several chunks in one query (a restore asks for a batch at a time)."""
-        found = {d: self._read(d) for d in digests if d in self._index}
+        found = {d: self._read(d) for d in digests if self.spooled(d)}
         wanted = [d for d in digests if d not in found]
         if wanted:
             with self.database.session() as session:
@@ -78,7 +86,7 @@ class SpoolChunkStore:
     # -- the block's life ------------------------------------------------------------
 
     def spooled(self, digest: str) -> bool:
-        return digest in self._index
+        return digest in self._held or digest in self._index
 
     def commit(self, session: Session, digests: Iterable[str]) -> int:
         """Write the spooled chunks among ``digests`` (the database lacked them when offered); bytes written.
@@ -88,7 +96,7 @@ class SpoolChunkStore:
         """
         written = 0
         for digest in dict.fromkeys(digests):
-            if digest in self._index:
+            if self.spooled(digest):
                 data = self._read(digest)
                 insert_missing(session, Blob, [{"sha256": digest, "size": len(data), "data": data}], "sha256")
                 written += len(data)
@@ -96,15 +104,19 @@ class SpoolChunkStore:
 
     def reset(self) -> None:
         """Forget what the last block spooled (called before each block)."""
+        self._held.clear()
+        self._held_bytes = 0
         self._index.clear()
-        self._end = 0
-        if self._file is not None:
+        if self._file is not None and self._end:
             self._file.truncate(0)
+        self._end = 0
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._held.clear()
+        self._held_bytes = 0
         self._index.clear()
 
     def _spool(self) -> IO[bytes]:
@@ -113,6 +125,9 @@ class SpoolChunkStore:
         return self._file
 
     def _read(self, digest: str) -> bytes:
+        held = self._held.get(digest)
+        if held is not None:
+            return held
         offset, size = self._index[digest]
         spool = self._spool()
         spool.seek(offset)
