@@ -35,16 +35,17 @@ from __future__ import annotations
 import ast
 import copy as copy_module
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from envloop.making import writes_name
 from envloop.sandbox.names import analyse_names
 from envloop.store.models import DefinitionVersion
 from envloop.store.provenance import write_read_set
-from envloop.store.versions import latest_numbers
+from envloop.store.versions import WrittenVersion, latest_numbers
 
 __all__ = ["Seen", "assign_read_sets", "version_reads"]
 
@@ -185,7 +186,7 @@ def assign_read_sets(
     conversation_id: int,
     block_id: int,
     block_source: str,
-    rows: Sequence[DefinitionVersion],
+    rows: Sequence[DefinitionVersion | WrittenVersion],
     before: Mapping[str, tuple[int, int]],
     artifact_ids: Sequence[int] = (),
     trace: Sequence[Sequence[str]] | None = None,
@@ -196,6 +197,8 @@ def assign_read_sets(
     block (``latest_numbers``). Names made by the same statements share one
     read set, so a block whose one call changed N names stores one set.
     ``trace`` is the worker's run-time trace of the block (see :func:`version_reads`).
+    The rows (already inserted) get their read set by one prebuilt UPDATE, whether they
+    are ORM objects (a recompute's) or the plain rows of ``write_versions``.
     """
     if not rows:
         return
@@ -207,6 +210,7 @@ def assign_read_sets(
     if missing:
         before = {**before, **latest_numbers(session, conversation_id, missing)}
     shared: dict[tuple[int, ...], int | None] = {}
+    changed = []
     for row in rows:
         ids = []
         for read, seen in per_name.get(row.name, {}).items():
@@ -217,7 +221,19 @@ def assign_read_sets(
         key = tuple(sorted(set(ids)))
         if key not in shared:
             shared[key] = write_read_set(session, conversation_id, key, artifact_ids)
-        row.read_set_id = shared[key]
+        if row.read_set_id != shared[key]:
+            changed.append({"vid": row.id, "rs": shared[key]})
+        if isinstance(row, DefinitionVersion):  # the UPDATE below stores it: not a change for the ORM to flush
+            set_committed_value(row, "read_set_id", shared[key])
+        else:
+            row.read_set_id = shared[key]
+    if changed:
+        session.execute(SET_READ_SET, changed)
+
+
+_VERSIONS = cast(Table, DefinitionVersion.__table__)
+#: A version's read set, set after the versions exist (a read set may hold versions the same block wrote).
+SET_READ_SET = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("vid")).values(read_set_id=bindparam("rs"))
 
 
 def _function_sources(session: Session, conversation_id: int, block_id: int) -> dict[str, str]:

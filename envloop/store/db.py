@@ -141,14 +141,23 @@ def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]], key
     """
     if not rows:
         return
-    name = session.get_bind().dialect.name
-    statement = _INSERTS.get((name, model, key))
+    session.execute(insert_missing_statement(session.get_bind().dialect.name, model, key), rows)
+
+
+def insert_missing_statement(dialect_name: str, model: Any, key: str) -> Any:
+    """The INSERT … ON CONFLICT (key) DO NOTHING of :func:`insert_missing`, built once per table.
+
+    On the table, not the ORM entity: executed through a session, an entity's insert takes
+    the ORM's bulk-insert path, which costs more than the insert itself.
+    """
+    statement = _INSERTS.get((dialect_name, model, key))
     if statement is None:  # built once per table: building it cost more than a small insert
         from sqlalchemy.dialects import postgresql, sqlite
 
-        dialect = postgresql if name == "postgresql" else sqlite
-        statement = _INSERTS[(name, model, key)] = dialect.insert(model).on_conflict_do_nothing(index_elements=[key])
-    session.execute(statement, rows)
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        statement = _INSERTS[(dialect_name, model, key)] = dialect.insert(model.__table__).on_conflict_do_nothing(
+            index_elements=[key])
+    return statement
 
 
 _INSERTS: dict[tuple[str, Any, str], Any] = {}

@@ -11,8 +11,9 @@ forks also have single :class:`~envloop.store.models.ProvenanceEdge` rows;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from envloop.store.models import DefinitionVersion, ProvenanceEdge, ReadSet, ReadSetItem
@@ -26,15 +27,20 @@ def write_read_set(session: Session, conversation_id: int, version_ids: Sequence
     versions, artifacts = list(dict.fromkeys(version_ids)), list(dict.fromkeys(artifact_ids))
     if not versions and not artifacts:
         return None
-    read_set = ReadSet(conversation_id=conversation_id)
-    session.add(read_set)
-    session.flush()
-    rows = [{"read_set_id": read_set.id, "read_definition_version_id": v, "read_artifact_version_id": None}
+    # Prebuilt Core inserts on the tables, not an ORM object, a flush and the ORM's bulk insert: the same
+    # rows, a fraction of the cost, and compiled once per engine.
+    made = session.execute(INSERT_READ_SET, {"conversation_id": conversation_id})
+    read_set = int(cast(Any, made).inserted_primary_key[0])
+    rows = [{"read_set_id": read_set, "read_definition_version_id": v, "read_artifact_version_id": None}
             for v in versions]
-    rows += [{"read_set_id": read_set.id, "read_definition_version_id": None, "read_artifact_version_id": a}
+    rows += [{"read_set_id": read_set, "read_definition_version_id": None, "read_artifact_version_id": a}
              for a in artifacts]
-    session.execute(insert(ReadSetItem), rows)
-    return read_set.id
+    session.execute(INSERT_READ_SET_ITEMS, rows)
+    return read_set
+
+
+INSERT_READ_SET = insert(cast(Table, ReadSet.__table__))
+INSERT_READ_SET_ITEMS = insert(cast(Table, ReadSetItem.__table__))
 
 
 def reads_of(session: Session, version_id: int) -> tuple[list[int], list[int]]:

@@ -10,9 +10,9 @@ happen.  See :mod:`envloop.limits`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from envloop.limits import human
@@ -25,21 +25,36 @@ STREAMED = "envloop-codec-2"
 
 def value_bytes(session: Session, conversation_id: int, exclude: Iterable[str] = ()) -> int:
     """Encoded bytes of the newest stored version of every name (except ``exclude``)."""
+    names = list(exclude)
+    if not names:  # what a block asks (prebuilt)
+        return int(session.scalar(_VALUE_BYTES, {"conversation": conversation_id}) or 0)
+    return int(session.scalar(_value_bytes(bindparam("conversation")).where(_VERSIONS.c.name.not_in(names)),
+                              {"conversation": conversation_id}) or 0)
+
+
+_VERSIONS = cast(Table, DefinitionVersion.__table__)
+
+
+def _value_bytes(conversation: Any) -> Any:
     newest = (
-        select(func.max(DefinitionVersion.id).label("id"))
-        .where(DefinitionVersion.conversation_id == conversation_id)
-        .group_by(DefinitionVersion.name)
+        select(func.max(_VERSIONS.c.id).label("id"))
+        .where(_VERSIONS.c.conversation_id == conversation)
+        .group_by(_VERSIONS.c.name)
         .subquery()
     )
-    stmt = select(func.coalesce(func.sum(DefinitionVersion.size), 0)).where(
-        DefinitionVersion.id.in_(select(newest.c.id)),
-        DefinitionVersion.kind == "value",
-        DefinitionVersion.value_sha256.is_not(None),
+    return select(func.coalesce(func.sum(_VERSIONS.c.size), 0)).where(
+        _VERSIONS.c.id.in_(select(newest.c.id)),
+        _VERSIONS.c.kind == "value",
+        _VERSIONS.c.value_sha256.is_not(None),
     )
-    names = list(exclude)
-    if names:
-        stmt = stmt.where(DefinitionVersion.name.not_in(names))
-    return int(session.scalar(stmt) or 0)
+
+
+#: Built once, on the table: the first block of a conversation in a process asks.
+_VALUE_BYTES = _value_bytes(bindparam("conversation"))
+#: Stored bytes of the given versions (the ones a block's changes replace): every block asks.
+REPLACED_BYTES = select(func.coalesce(func.sum(_VERSIONS.c.size), 0)).where(
+    _VERSIONS.c.id.in_(bindparam("ids", expanding=True)), _VERSIONS.c.kind == "value",
+    _VERSIONS.c.value_sha256.is_not(None))
 
 
 def artifact_bytes(session: Session, conversation_id: int) -> int:
@@ -71,9 +86,7 @@ class StoredBytes:
         if self.total is None:
             self.total = value_bytes(session, self.conversation_id)
         ids = list(previous_ids)
-        replaced = session.scalar(select(func.coalesce(func.sum(DefinitionVersion.size), 0)).where(
-            DefinitionVersion.id.in_(ids), DefinitionVersion.kind == "value",
-            DefinitionVersion.value_sha256.is_not(None))) if ids else 0
+        replaced = session.scalar(REPLACED_BYTES, {"ids": ids}) if ids else 0
         base = self.total - int(replaced or 0)
         admitted, refused = admit_changes(changes, base, limit)
         self.total = base + sum(c.get("size") or 0 for c in admitted if c.get("encoding") == STREAMED)
