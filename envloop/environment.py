@@ -53,6 +53,7 @@ from envloop.store.versions import (
     write_artifact,
     write_versions,
 )
+from envloop.warmup import warm
 
 __all__ = ["BlockOutcome", "Environment", "restore_items"]
 
@@ -142,6 +143,7 @@ class Environment:
         self.chunks = SpoolChunkStore(database)  # values and artifacts stream here, then to the block's transaction
         self._artifact_base: int | None = None
         self._stored = StoredBytes(conversation_id)  # for ENVLOOP_MAX_CONVERSATION_BYTES
+        self._warm = False
         self.sandbox = self._new_sandbox()
 
     def _new_sandbox(self) -> Sandbox:
@@ -153,7 +155,14 @@ class Environment:
             host_functions=list(self._functions),
             chunk_store=self.chunks,
             max_value_bytes=self.limits.value_bytes,
+            while_waiting=self._while_waiting,
         )
+
+    def _while_waiting(self, answered: Callable[[], bool]) -> bool:
+        """While the worker runs: compile the statements storing its block will run (envloop.warmup)."""
+        if not self._warm:
+            self._warm = warm(self.database.engine, answered)
+        return self._warm
 
     # -- life cycle -----------------------------------------------------------
 

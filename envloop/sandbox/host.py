@@ -87,7 +87,11 @@ class Sandbox:
     extension functions the worker calls (``host_functions`` names the stubs
     it installs); its value must be JSON data. ``on_restart(sandbox)`` runs
     after a fresh worker replaced a killed one. The deadline of a block is
-    wall-clock and includes time spent in ``on_call``.
+    wall-clock and includes time spent in ``on_call``. ``while_waiting(answered)``
+    runs when the host is about to wait for the worker: work for the host's idle
+    time while the worker runs, which should stop as soon as ``answered()`` (a
+    frame has come in) and return True when it has nothing left to do; stopped
+    early, it runs again at the exchange's next wait.
     """
 
     def __init__(self, workspace: Path | str, *, timeout: float | None = None,
@@ -96,13 +100,16 @@ class Sandbox:
                  on_restart: Callable[[Sandbox], None] | None = None,
                  host_functions: Sequence[str] = (), file_bytes: int = 64 << 20,
                  open_files: int = 64, chunk_store: ChunkStore | None = None,
-                 max_value_bytes: int | None = None, _allow_debug_exec: bool = False) -> None:
+                 max_value_bytes: int | None = None,
+                 while_waiting: Callable[[Callable[[], bool]], bool] | None = None,
+                 _allow_debug_exec: bool = False) -> None:
         self.workspace = Path(workspace).resolve()
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.timeout = _resolve_timeout(timeout)
         self.output_cap = int(output_cap)
         self.on_call = on_call
         self.on_restart = on_restart
+        self.while_waiting = while_waiting
         self.restarts = 0
         self._settings = {
             "op": "init", "workspace": str(self.workspace), "memory_bytes": int(memory_bytes),
@@ -223,6 +230,7 @@ class Sandbox:
             protocol.send_before(worker.sock, protocol.encode(message), deadline)
         except (OSError, protocol.WriteTimeout):
             return self._replace(worker, None, started)
+        idle = self.while_waiting  # at the first wait, and again at the next ones until it is done
         while True:
             now = time.monotonic()
             limit = deadline + self._paused
@@ -230,6 +238,15 @@ class Sandbox:
             if now >= stop:
                 what = "timeout" if now >= limit else "interrupted"
                 return self._replace(worker, what, started, seconds)
+            if idle is not None and not worker.reader.ready():  # about to wait (a new worker's ready frame read)
+                try:
+                    done = idle(worker.reader.ready)
+                except Exception:
+                    logger.exception("while_waiting failed; the block runs on")
+                    done = True
+                if done or not worker.reader.ready():  # finished, or stopped for its own reasons: not again
+                    idle = None
+                continue  # the deadline first, as after any wait
             try:
                 frame = worker.reader.read(min(stop, now + _SLICE))
             except protocol.ReadTimeout:

@@ -163,6 +163,10 @@ class FrameReader:
         del buf[:end]
         return self.decode(body)
 
+    def ready(self) -> bool:
+        """Whether a frame has (begun to) come in: :meth:`read` would not wait for the peer to send."""
+        return bool(self._buf) or self._big is not None or bool(self._poll.poll(0))
+
     @staticmethod
     def decode(body: bytes) -> dict[str, Any]:
         """Parse one frame body; anything but a JSON object is a :class:`ProtocolError`."""
