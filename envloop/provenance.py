@@ -103,8 +103,11 @@ def version_reads(
 def _without_bodies(stmt: ast.stmt) -> ast.stmt:
     """A copy of ``stmt`` whose functions and lambdas have empty bodies: what runs when it runs.
 
-    (Their bodies' reads count where the trace says they ran.)
+    (Their bodies' reads count where the trace says they ran.)  A statement without any is
+    returned as it is: copying it cost half of this module's time on a plain block.
     """
+    if not any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) for node in ast.walk(stmt)):
+        return stmt
     copy = copy_module.deepcopy(stmt)
     for node in ast.walk(copy):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
