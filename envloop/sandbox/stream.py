@@ -4,8 +4,8 @@ Worker side, after a block: each changed value is encoded
 (:mod:`envloop.sandbox._codec_fast`, or the Python walker for what is not
 plain data) into a byte stream that :class:`ChunkWriter` cuts into chunks of
 :data:`CHUNK_BYTES` at fixed offsets, each named by its sha256.  Chunks are
-offered to the host a few at a time (``offer`` → ``need``); only the ones the
-database lacks cross the pipe, as binary frames.  The result frame then names
+offered to the host a few at a time (``offer`` → ``need``), while the encoder
+goes on; only the ones the database lacks cross the pipe, as binary frames.  The result frame then names
 each value by its list of chunk digests.  On restore the worker asks for
 chunks (``want``) a few at a time and decodes while they arrive.
 
@@ -211,30 +211,60 @@ def decode_value(stored: Mapping[str, Any], classes: Mapping[str, type],
 
 
 class WorkerTransport:
-    """The worker's end: offer chunks after a block, fetch them during a restore."""
+    """The worker's end: offer chunks after a block, fetch them during a restore.
+
+    A block's small chunks are offered together when it ends (one round trip);
+    once a chunk's worth is pending, it is offered at once and the encoder goes
+    on: the host checks, receives and stores those chunks on its core while
+    this one encodes the next (the ``need`` answer is read when it has come,
+    or when too much is waiting for one).  Offers are answered in order, so
+    the chunks sent match the host's list of the ones it expects.
+    """
 
     def __init__(self, sock: socket.socket, reader: protocol.FrameReader, batch: int = BATCH) -> None:
         self._sock = sock
         self._reader = reader
         self._batch = batch
         self._pending: list[tuple[str, bytes]] = []
+        self._pending_bytes = 0
+        self._offered: deque[list[tuple[str, bytes]]] = deque()  # offers the host has not answered yet
+        self._offered_bytes = 0
+        self._seen: set[str] = set()  # digests offered since the last flush: never offered twice
 
     def put(self, digest: str, data: bytes) -> None:
+        if digest in self._seen:
+            return
+        self._seen.add(digest)
         self._pending.append((digest, data))
-        if len(self._pending) >= self._batch:
-            self.flush()
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= CHUNK_BYTES or len(self._pending) >= self._batch:
+            self._offer()
+            while self._offered and (self._reader.ready() or self._offered_bytes > self._batch * CHUNK_BYTES):
+                self._answer()
 
     def flush(self) -> None:
-        """Offer the pending chunks; send the ones the host says it lacks."""
+        """Offer the pending chunks; send every one the host says it lacks (the block's end)."""
+        self._offer()
+        while self._offered:
+            self._answer()
+        self._seen.clear()
+
+    def _offer(self) -> None:
         if not self._pending:
             return
         protocol.send_frame(self._sock, {"op": "offer", "digests": [d for d, _ in self._pending]})
+        self._offered.append(self._pending)
+        self._offered_bytes += self._pending_bytes
+        self._pending, self._pending_bytes = [], 0
+
+    def _answer(self) -> None:
+        """Read the host's answer to the oldest offer and send the chunks it lacks."""
         need = set(self._await("need").get("digests") or ())
-        for digest, data in self._pending:
+        for digest, data in self._offered.popleft():
+            self._offered_bytes -= len(data)
             if digest in need:
                 need.discard(digest)
                 protocol.send_chunk(self._sock, data)
-        self._pending.clear()
 
     def fetch(self, digests: list[str]) -> Iterator[bytes]:
         """The chunks' bytes in order, asked for a batch at a time and checked against their digests."""

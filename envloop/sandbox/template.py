@@ -58,6 +58,7 @@ _SPARE_DELAY_MS = 5
 # Not ``-m``: runpy would import this module a second time as __main__.
 _ENTRY = "from envloop.sandbox.template import main; main()"
 _SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGKILL})
+_SOCKET_BUFFER = 4 << 20
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -217,6 +218,8 @@ class _Server:
     def _fork(self) -> tuple[int, socket.socket]:
         """Fork a worker; the child never returns from here."""
         host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        for end in (host_end, worker_end):  # a whole chunk or two in flight: the sender goes on encoding
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)  # (the kernel caps it at wmem_max)
         pid = os.fork()
         if pid == 0:
             try:
