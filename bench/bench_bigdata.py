@@ -31,7 +31,7 @@ One run prints:
 Targets (issue 12): throughput >= 0.5x the reference on every shape;
 kernels <= 1.5x in median; RSS < 100 MB above idle; 50 MB resume < 2 s.
 
-Run: ``.venv/bin/python bench/bench_bigdata.py [--repeats 3] [--quick]``
+Run: ``.venv/bin/python bench/bench_bigdata.py [--repeats 5] [--quick]``
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ _REFERENCE_CHILD = """
 import gc, pickle, sys, time
 code = sys.stdin.read()
 namespace = {}
-exec(%r, namespace)
+exec(PRELUDE, namespace)
 gc.collect()
 started = time.perf_counter()
 exec(code, namespace)
@@ -136,13 +136,13 @@ state = {k: v for k, v in namespace.items()
          if not k.startswith("_") and not callable(v) and type(v).__name__ != "module"}
 pickle.dumps(state, protocol=5)
 print(time.perf_counter() - started)
-""" % PRELUDE
+"""
 
 
 def kernel_reference(code: str) -> float:
     """Plain CPython: exec + pickle of the namespace, in a fresh process (like ours: a new conversation's worker)."""
-    done = subprocess.run([sys.executable, "-c", _REFERENCE_CHILD], input=code, capture_output=True, text=True,
-                          check=True)
+    child = f"PRELUDE = {PRELUDE!r}\n{_REFERENCE_CHILD}"
+    done = subprocess.run([sys.executable, "-c", child], input=code, capture_output=True, text=True, check=True)
     return float(done.stdout)
 
 
@@ -234,7 +234,7 @@ def _row(label: str, ours: float, ref: float, unit: str, target: str, ok: bool) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one repeat, no 500 MB run")
     parser.add_argument("--only", choices=["store", "kernels", "rss", "resume"], action="append",
                         help="run only these parts (repeatable)")
