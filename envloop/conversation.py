@@ -59,6 +59,23 @@ class RunReport:
         }
 
 
+_frozen = False
+
+
+def _freeze_start_up() -> None:
+    """Take what is loaded when the first Envloop opens out of the collector's way (once per process).
+
+    The modules, SQLAlchemy's mappers and the first engine live as long as the
+    process; a full collection walked them all, 30-60 ms after one block, and
+    now walks what was made since (under 1 ms).  Once only: whatever a later
+    open makes can still be collected.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
 class Envloop(Records, InstructionsApi, PrivacyApi):
     """An open envloop: the database plus the live environments of its conversations."""
 
@@ -82,10 +99,7 @@ class Envloop(Records, InstructionsApi, PrivacyApi):
         self._models: dict[str | None, Any] = {}
         #: Told at once when a direct run or a rewrite must wait for another turn (see envloop.waiting).
         self.on_wait: Callable[[dict[str, Any]], None] | None = None
-        # What is loaded by now (SQLAlchemy's mappers and compiled statements, the modules) lives as long
-        # as the process: out of the collector's way, a full collection during a block costs what the
-        # block made, not the 30-60 ms of walking every object loaded at start that it took after one block.
-        gc.freeze()
+        _freeze_start_up()
 
     @classmethod
     def open(cls, db: str | None = None, *, upgrade: bool = True, timeout: float | None = None) -> Envloop:
