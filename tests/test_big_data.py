@@ -71,6 +71,25 @@ def test_only_chunks_the_store_lacks_cross_the_pipe(tmp_path: Path) -> None:
         assert unchanged.changes == () and unchanged.result == "1000001"
 
 
+def test_a_value_offered_chunk_by_chunk_sends_exactly_the_chunks_the_store_lacks(tmp_path: Path) -> None:
+    """A big value is offered a chunk's worth at a time while it is encoded: still only what is missing crosses."""
+    store = MemoryChunkStore()
+    crossed: list[str] = []
+    keep = store.put
+    store.put = lambda digest, data: (crossed.append(digest), keep(digest, data))[1]  # type: ignore[method-assign]
+    with Sandbox(tmp_path / "ws", chunk_store=store) as sandbox:
+        first = sandbox.run("a = list(range(1_000_000))")
+        assert first.ok and len(first.changes[0]["chunks"]) >= 4
+        crossed.clear()
+        second = sandbox.run("b = list(range(1_000_000))\nb[600_000] = -1\nc = b[:]")  # b and c: the same chunks
+        [b, c] = sorted(second.changes, key=lambda change: change["name"])
+        assert b["chunks"] == c["chunks"]
+        lacking = set(b["chunks"]) - set(first.changes[0]["chunks"])
+        assert 0 < len(lacking) < len(b["chunks"])  # the chunks before the change are a's
+        assert sorted(crossed) == sorted(lacking)  # each lacking chunk once, nothing the store held
+        assert sandbox.run("print(b == c, b[600_000], b[599_999], len(b))").stdout == "True -1 599999 1000000\n"
+
+
 SHAPES: list[object] = [
     list(range(-5, 300_000)),
     [i * 0.25 for i in range(100_000)] + [float("inf"), -0.0, 1e308],
