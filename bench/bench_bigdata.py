@@ -132,24 +132,25 @@ def kernel_ours(root: Path, code: str, warm: bool = False) -> float:
         return _run(app, cid, code)[1]
 
 
-_REFERENCE_CHILD = """
-import gc, pickle, sys, time
-code = sys.stdin.read()
-namespace = {}
-exec(PRELUDE, namespace)
-gc.collect()
-started = time.perf_counter()
-exec(code, namespace)
-state = {k: v for k, v in namespace.items()
-         if not k.startswith("_") and not callable(v) and type(v).__name__ != "module"}
-pickle.dumps(state, protocol=5)
-print(time.perf_counter() - started)
+# The reference's timed part, as source: run here (warm) and in a new ``python`` (fresh) alike.
+_TIMED = """
+def timed(code, namespace):
+    gc.collect()
+    started = time.perf_counter()
+    exec(code, namespace)
+    state = {k: v for k, v in namespace.items()
+             if not k.startswith("_") and not callable(v) and type(v).__name__ != "module"}
+    pickle.dumps(state, protocol=5)
+    return time.perf_counter() - started
 """
+_timed: dict[str, Any] = {"gc": gc, "time": time, "pickle": pickle}
+exec(_TIMED, _timed)
 
 
 def kernel_reference(code: str) -> float:
     """Plain CPython: exec + pickle of the namespace, in a fresh process (like ours: a new conversation's worker)."""
-    child = f"PRELUDE = {PRELUDE!r}\n{_REFERENCE_CHILD}"
+    child = (f"import gc, pickle, sys, time\n{_TIMED}\nnamespace = {{}}\nexec({PRELUDE!r}, namespace)\n"
+             "print(timed(sys.stdin.read(), namespace))\n")
     done = subprocess.run([sys.executable, "-c", child], input=code, capture_output=True, text=True, check=True)
     return float(done.stdout)
 
@@ -159,13 +160,7 @@ def kernel_reference_warm(code: str) -> float:
     namespace: dict[str, Any] = {}
     exec(PRELUDE, namespace)
     exec(_warm_up(code), namespace)
-    gc.collect()
-    started = time.perf_counter()
-    exec(code, namespace)
-    state = {k: v for k, v in namespace.items()
-             if not k.startswith("_") and not callable(v) and type(v).__name__ != "module"}
-    pickle.dumps(state, protocol=5)
-    return time.perf_counter() - started
+    return float(_timed["timed"](code, namespace))
 
 
 def _memory_mb(pid: int | str = "self") -> dict[str, float]:
