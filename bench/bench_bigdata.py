@@ -296,10 +296,13 @@ def _kernel_table(root: Path, repeats: int) -> None:
           f"{'warm worker':>11} {'warm process':>12}  {'ratio':>6}")
     fresh, warm = [], []
     for label, code in KERNELS.items():
-        ours = statistics.median(kernel_ours(root, code) for _ in range(repeats)) * 1000
-        ref = statistics.median(kernel_reference(code) for _ in range(repeats)) * 1000
-        ours_warm = statistics.median(kernel_ours(root, code, warm=True) for _ in range(repeats)) * 1000
-        ref_warm = statistics.median(kernel_reference_warm(code) for _ in range(repeats)) * 1000
+        runs: list[list[float]] = [[], [], [], []]
+        for _ in range(repeats):  # interleaved: a slow spell of the machine falls on every column alike
+            for times, seconds in zip(runs, (kernel_ours(root, code), kernel_reference(code),
+                                             kernel_ours(root, code, warm=True), kernel_reference_warm(code)),
+                                      strict=True):
+                times.append(seconds * 1000)
+        ours, ref, ours_warm, ref_warm = map(statistics.median, runs)
         fresh.append(ours / ref)
         warm.append(ours_warm / ref_warm)
         print(f"{label:<28} {ours:>10.1f} {ref:>11.1f}  {ours / ref:>5.2f}x   "
