@@ -292,10 +292,13 @@ def _shared(selection: list[Any], *holders: list[Any]) -> list[Any]:
     lists = list({id(held): held for held in (selection, *holders)}.values())
     for held in lists:
         held.append(probe)
-    counts = list(map(_refs, selection))
-    for held in lists:
-        held.pop()
-    alone = counts.pop()
-    if max(counts, default=alone) <= alone:
-        return []
+    try:
+        alone = _refs(probe)
+        if max(map(_refs, selection)) <= alone:  # the common case: nothing shared, no list of counts made
+            return []
+        counts = list(map(_refs, selection))
+    finally:
+        for held in lists:
+            held.pop()
+    counts.pop()
     return list(compress(selection, map(alone.__lt__, counts)))
