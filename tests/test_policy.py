@@ -66,6 +66,21 @@ def test_error_line_is_inside_the_function_that_raised(it):
         {"where": "block", "line": 5, "text": "f()"}, {"where": "f", "line": 3, "text": "raise ValueError('bad')"}]}
 
 
+def test_past_blocks_code_is_let_go_and_a_live_function_keeps_its_lines(it):
+    """A long conversation: each block's comprehensions and lambdas were kept for tracebacks, up to
+    20,000 code objects (the worker grew ~7 MiB per 1,000 such blocks); only live code is kept now."""
+    it.run("def old(x):\n    return 1 / x")
+    for i in range(300):
+        out = it.run(f"ys = [k + {i} for k in range(3)]\nf = lambda q: q + {i}\nsorted(ys, key=lambda v: -v)")
+        assert out["ok"], out["error"]
+    assert len(it.sources) < 50
+    assert it.run("f(1)")["result"] == "300"
+    out = it.run("[old(v) for v in (1, 0)]")
+    assert out["error"]["frames"] == [{"where": "block", "line": 1, "text": "[old(v) for v in (1, 0)]"},
+                                      {"where": "<listcomp>", "line": 1, "text": "[old(v) for v in (1, 0)]"},
+                                      {"where": "old", "line": 2, "text": "return 1 / x"}]
+
+
 def test_syntax_errors_are_reported_not_raised(it):
     out = it.run("x = (1,\ny = 2")
     assert out["ok"] is False and out["error"]["type"] == "SyntaxError"

@@ -15,6 +15,7 @@ lazily).  Everything returned is plain data.
 
 from __future__ import annotations
 
+import weakref
 from types import CodeType, TracebackType
 from typing import Any
 
@@ -28,21 +29,41 @@ MAX_FRAMES = 8
 LINE_CAP = 160
 
 
-class SourceMap:
-    """The source lines behind every code object compiled from a block.
+class _Entry(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a code object, with its map key and its block's lines."""
 
-    Code objects are keyed by identity (the map holds them, so an id is never
-    reused while listed).  The current block's top-level code is replaced on
-    each run; nested code (functions, classes, comprehensions) stays, oldest
-    dropped first past ``capacity``, because a function defined long ago can
-    still be called.
+    __slots__ = ("key", "lines")
+    key: int
+    lines: list[str]
+
+
+class SourceMap:
+    """The source lines behind every live code object compiled from a block.
+
+    Code objects are keyed by identity and held weakly: an entry goes when its
+    code dies (a past block's comprehension, a function redefined), so the map
+    holds what can still run -- a function defined long ago stays listed as
+    long as it exists -- and a worker's memory does not grow with every block.
+    An id is never stale: the entry goes with its code.  The current block's
+    top-level code is replaced on each run; past ``capacity`` live codes, the
+    oldest are dropped first.
     """
 
     def __init__(self, filename: str, capacity: int = 20_000) -> None:
         self.filename = filename
         self.capacity = capacity
-        self._codes: dict[int, tuple[CodeType, list[str]]] = {}
+        self._codes: dict[int, _Entry] = {}
         self._top: list[int] = []
+        codes = self._codes
+
+        def gone(entry: _Entry) -> None:  # not a bound method: the map does not keep itself alive
+            if codes.get(entry.key) is entry:
+                del codes[entry.key]
+
+        self._gone = gone
+
+    def __len__(self) -> int:
+        return len(self._codes)
 
     def register(self, source: str, *codes: CodeType | None) -> None:
         """Remember the lines of ``codes`` (a block's exec and eval code) and of everything nested in them."""
@@ -60,20 +81,26 @@ class SourceMap:
             stack = [code]
             while stack:
                 current = stack.pop()
-                self._codes[id(current)] = (current, lines)
+                self._hold(current, lines)
                 twin = twin_of(current)  # the same function without its trace prologue (envloop.sandbox.tracing)
                 if twin is not None:
-                    self._codes[id(twin)] = (twin, lines)
+                    self._hold(twin, lines)
                 stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
         while len(self._codes) > self.capacity:
             del self._codes[next(iter(self._codes))]
 
+    def _hold(self, code: CodeType, lines: list[str]) -> None:
+        entry = _Entry(code, self._gone)
+        entry.key, entry.lines = id(code), lines
+        self._codes.pop(entry.key, None)  # re-added: now the newest
+        self._codes[entry.key] = entry
+
     def line(self, code: CodeType, lineno: int | None) -> str:
         """The text of ``lineno`` in the block that compiled ``code``; "" when unknown."""
         entry = self._codes.get(id(code))
-        if entry is None or entry[0] is not code or lineno is None or not 0 < lineno <= len(entry[1]):
+        if entry is None or entry() is not code or lineno is None or not 0 < lineno <= len(entry.lines):
             return ""
-        text = entry[1][lineno - 1].strip()
+        text = entry.lines[lineno - 1].strip()
         return text if len(text) <= LINE_CAP else text[: LINE_CAP - 1] + "…"
 
 
