@@ -786,8 +786,9 @@ def _smaps(pid: int) -> dict[str, int]:
     return fields
 
 
-def worker_memory(workspace: Path, blocks: int) -> dict[str, dict[str, int]]:
-    """An idle worker's memory after creation and after ``blocks`` everyday blocks."""
+def worker_memory(workspace: Path, blocks: int, long: int = 1000) -> dict[str, dict[str, int]]:
+    """An idle worker's memory after creation, after ``blocks`` everyday blocks and after ``long`` of them
+    (a long conversation: what a worker keeps per block shows as growth)."""
     from envloop.sandbox import Sandbox
 
     with Sandbox(workspace / "memory") as sandbox:
@@ -800,7 +801,13 @@ def worker_memory(workspace: Path, blocks: int) -> dict[str, dict[str, int]]:
                 raise RuntimeError(f"everyday block failed: {out.error}")
         time.sleep(0.2)
         used = _smaps(sandbox.pid)
-    return {"created": created, "used": used}
+        for i in range(blocks, long):
+            out = sandbox.run(EVERYDAY_BLOCKS[i % len(EVERYDAY_BLOCKS)])
+            if not out.ok:
+                raise RuntimeError(f"everyday block failed: {out.error}")
+        time.sleep(0.2)
+        later = _smaps(sandbox.pid)
+    return {"created": created, "used": used, "long": later}
 
 
 # ---------------------------------------------------------------------------
@@ -895,6 +902,9 @@ def print_latency(warm: dict, first: dict, back_to_back: dict, memory: dict, run
         print(f"  idle worker memory, {label}: private {private / 1024:.2f} MiB = {private * 1024 / 1e6:.2f} MB "
               f"(clean {m['Private_Clean']} KiB + dirty {m['Private_Dirty']} KiB), "
               f"RSS {m['Rss'] / 1024:.1f} MiB, PSS {m['Pss'] / 1024:.1f} MiB")
+    grown = sum(memory["long"][k] - memory["used"][k] for k in ("Private_Clean", "Private_Dirty"))
+    print(f"  idle worker memory, after {runs['long']} everyday blocks: {grown:+d} KiB private since block "
+          f"{runs['blocks']} (what the worker keeps per block)")
 
 
 def print_targets(summary: dict, warm: dict, first: dict, memory: dict) -> None:
@@ -938,7 +948,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     rounds, smol_rounds = (2, 1) if args.quick else (args.rounds, min(args.smol_rounds, args.rounds))
     runs = {"warm": 200 if args.quick else 2000, "first": 20 if args.quick else 100,
-            "b2b": 10 if args.quick else 30, "blocks": 100}
+            "b2b": 10 if args.quick else 30, "blocks": 100, "long": 1000}
     kernels = [k for k in KERNELS if not args.only or any(o in k.name for o in args.only)]
     print(f"sandbox bench: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at start")
@@ -966,7 +976,7 @@ def main(argv: list[str] | None = None) -> None:
             warm = warm_round_trip(workspace, runs["warm"])
             first = first_block(workspace, runs["first"], pause=0.05)
             back_to_back = first_block(workspace, runs["b2b"], pause=0.0)
-            memory = worker_memory(workspace, runs["blocks"])
+            memory = worker_memory(workspace, runs["blocks"], runs["long"])
     finally:
         for child in children.values():
             child.close()
