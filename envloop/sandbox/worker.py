@@ -100,18 +100,45 @@ def child_main(sock: socket.socket, program: Program | None, seccomp_error: str 
     os._exit(status)
 
 
-def rehearse() -> None:
+#: What the template runs before the first fork (see :func:`rehearse`): everyday blocks.
+REHEARSAL_BLOCKS = (
+    "nums = [n * 3 for n in range(50)]\ntotal = sum(nums)",
+    "def scale(v, f=2):\n    return v * f\nscale(5)",
+    "freq = {}\nfor c in 'hello world':\n    freq[c] = freq.get(c, 0) + 1\nfreq",
+    "import math\nmath.floor(math.pi * 100) / 100",
+    "print(f'{total} from {len(nums)} numbers')",
+    "class Point:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\np = Point(1, 2)",
+)
+#: Rounds of them: CPython 3.11 specialises a function's bytecode after its first 8 calls.
+REHEARSAL_ROUNDS = 8
+
+
+def rehearse(blocks: bool = False) -> None:
     """Run a throwaway block in a throwaway interpreter, and a frame through the codec.
 
     Called in the template before forking (lazy caches get built once and
     shared) and in each child while it waits for its ``init``: after a fork
     every page is copy-on-write, and the first block would otherwise pay for
     copying the hundreds of pages it touches (~0.7 ms measured).
+
+    ``blocks`` (the template, once): also :data:`REHEARSAL_BLOCKS`, stored by a
+    throwaway snapshotter, :data:`REHEARSAL_ROUNDS` times, so the code they
+    run is specialised and its lazy caches built before the fork; each worker
+    would otherwise write those pages, and so own a copy of each (0.3-0.4 MB
+    less private memory per worker after 100 everyday blocks, measured).
     """
     try:
         from envloop.sandbox.interpreter import Interpreter
 
         result = Interpreter().run("_rehearsal = [n * 2 for n in range(3)]\nlen(_rehearsal)")
+        if blocks:
+            from envloop.sandbox.snapshot import Snapshotter
+
+            interp = Interpreter()
+            snapshot = Snapshotter(interp)  # chunks go to memory (stream.LocalChunks) and are dropped
+            for _ in range(REHEARSAL_ROUNDS):
+                for source in REHEARSAL_BLOCKS:
+                    snapshot.collect(source, interp.run(source))
     except Exception:  # a broken interpreter is reported by the first real block
         return
     result.update(op="result", duration_ms=0.0)
