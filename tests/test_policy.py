@@ -283,3 +283,29 @@ def test_huge_ranges_are_fine_as_objects(it):
 def test_run_never_raises_even_for_non_string_source(it):
     out = it.run(None)  # type: ignore[arg-type]
     assert out["ok"] is False and out["error"]["type"] == "SyntaxError"
+
+
+def test_blocks_and_their_stored_values_leave_no_reference_cycles_behind():
+    """Each stored value's preview used to leave a cycle of closures for the garbage collector: a worker's
+    memory grew block after block (0.3 MB over 100 everyday blocks) until a full collection ran."""
+    import gc
+    import types
+
+    from envloop.sandbox.snapshot import Snapshotter
+
+    it = Interpreter()
+    snapshot = Snapshotter(it)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for i in range(20):
+            source = f"xs = [k * {i} for k in range(50)]\ncounts = {{'a': {i}, 'b': [1, 2]}}\nprint(len(xs))"
+            assert snapshot.collect(source, it.run(source))
+        gc.collect()
+        ours = [o.__qualname__ for o in gc.garbage
+                if type(o) is types.FunctionType and (o.__module__ or "").startswith("envloop")]
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+    assert ours == []
+

@@ -413,19 +413,34 @@ def plain_preview(x: object, limit: int = 200) -> str:
     Only builtin scalars get ``repr`` (their repr runs no conversation code);
     containers are rendered here so a huge one costs only what fits.
     """
-    parts: list[str] = []
-    room = [limit]
+    preview = _Preview(limit)
+    try:
+        preview.render(x, 0)
+    except _Full:
+        return "".join(preview.parts)[: limit - 1] + "…"
+    return "".join(preview.parts)
 
-    def put(text: str) -> None:
-        parts.append(text)
-        room[0] -= len(text)
-        if room[0] < 0:
+
+class _Preview:
+    """The text of :func:`plain_preview` as it grows (an object, not closures: no reference cycle
+    left for the garbage collector after every stored value)."""
+
+    __slots__ = ("parts", "room")
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.room = limit
+
+    def put(self, text: str) -> None:
+        self.parts.append(text)
+        self.room -= len(text)
+        if self.room < 0:
             raise _Full
 
-    def render(v: object, depth: int) -> None:
-        t = type(v)
+    def render(self, v: object, depth: int) -> None:
+        put, t = self.put, type(v)
         if t is str or t is bytes:
-            put(repr(v[: room[0] + 1]))  # type: ignore[index]
+            put(repr(v[: self.room + 1]))  # type: ignore[index]
         elif t in SCALARS:
             put(repr(v))
         elif depth > 20:
@@ -434,23 +449,17 @@ def plain_preview(x: object, limit: int = 200) -> str:
             put("{")
             for i, (k, val) in enumerate(v.items()):  # type: ignore[attr-defined]
                 put(", " if i else "")
-                render(k, depth + 1)
+                self.render(k, depth + 1)
                 put(": ")
-                render(val, depth + 1)
+                self.render(val, depth + 1)
             put("}")
         else:
             seq: Any = v
             put("(" if t is tuple else "[")
             for i, item in enumerate(seq):
                 put(", " if i else "")
-                render(item, depth + 1)
+                self.render(item, depth + 1)
             put(",)" if t is tuple and len(seq) == 1 else ")" if t is tuple else "]")
-
-    try:
-        render(x, 0)
-    except _Full:
-        return "".join(parts)[: limit - 1] + "…"
-    return "".join(parts)
 
 
 class _Full(Exception):
