@@ -107,11 +107,19 @@ def _fill_pools() -> list[object]:
     worker's new objects would go into them: each first write there copies a
     whole template page, hundreds of pages for a worker's first blocks.  With
     the holes filled, a worker's objects go to pages of its own, packed
-    together (0.3 MB less private memory per worker, measured).  The counts
-    are read from ``sys._debugmallocstats()``; where it reports nothing (no
-    pymalloc), nothing is filled.  The ballast is never touched again, so its
-    pages stay shared.
+    together (0.3 MB less private memory per worker, measured).  Where
+    :func:`free_slots` reports nothing (no pymalloc), nothing is filled.  The
+    ballast is never touched again, so its pages stay shared.
     """
+    ballast: list[object] = []
+    for size, free in free_slots().items():
+        # bytes of n take 33 + n bytes; a bytearray's buffer of n - 1 takes n (the smallest classes)
+        ballast.extend(bytes(size - 33) if size >= 48 else bytearray(size - 1) for _ in range(free))
+    return ballast
+
+
+def free_slots() -> dict[int, int]:
+    """Free slots in pymalloc's partly used pools, by block size, from ``sys._debugmallocstats()``."""
     try:
         with tempfile.TemporaryFile() as out:  # a file, not a pipe: no size at which the write would block
             saved = os.dup(2)
@@ -124,13 +132,8 @@ def _fill_pools() -> list[object]:
             out.seek(0)
             text = out.read()
     except (AttributeError, OSError):
-        return []
-    ballast: list[object] = []
-    for match in _POOL_ROW.finditer(text):
-        size, free = int(match.group(1)), int(match.group(2))
-        # bytes of n take 33 + n bytes; a bytearray's buffer of n - 1 takes n (the smallest classes)
-        ballast.extend(bytes(size - 33) if size >= 48 else bytearray(size - 1) for _ in range(free))
-    return ballast
+        return {}
+    return {int(m.group(1)): int(m.group(2)) for m in _POOL_ROW.finditer(text)}
 
 
 def _preload() -> list[str]:
