@@ -394,3 +394,19 @@ def test_the_template_fills_the_allocators_free_slots_before_forking() -> None:
     before, after, count = map(int, done.stdout.split())
     assert before > 500 and count > before // 2
     assert after < before / 2  # what is left are holes the fill and this count made themselves
+
+
+def test_the_blocks_the_template_rehearses_run_and_store_under_the_policy() -> None:
+    """A rehearsal block the policy refused would warm nothing, silently (see worker.rehearse)."""
+    from envloop.sandbox import worker
+    from envloop.sandbox.interpreter import Interpreter
+    from envloop.sandbox.snapshot import Snapshotter
+
+    interp = Interpreter()
+    snapshot = Snapshotter(interp)
+    stored = set()
+    for source in worker.REHEARSAL_BLOCKS:
+        result = interp.run(source)
+        assert result["ok"], (source, result["error"])
+        stored.update(change["name"] for change in snapshot.collect(source, result))
+    assert {"nums", "scale", "freq", "Point", "p"} <= stored

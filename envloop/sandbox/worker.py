@@ -131,18 +131,26 @@ def rehearse(blocks: bool = False) -> None:
         from envloop.sandbox.interpreter import Interpreter
 
         result = Interpreter().run("_rehearsal = [n * 2 for n in range(3)]\nlen(_rehearsal)")
-        if blocks:
-            from envloop.sandbox.snapshot import Snapshotter
-
-            interp = Interpreter()
-            snapshot = Snapshotter(interp)  # chunks go to memory (stream.LocalChunks) and are dropped
-            for _ in range(REHEARSAL_ROUNDS):
-                for source in REHEARSAL_BLOCKS:
-                    snapshot.collect(source, interp.run(source))
     except Exception:  # a broken interpreter is reported by the first real block
         return
     result.update(op="result", duration_ms=0.0)
     protocol.FrameReader.decode(protocol.encode(result)[4:])
+    if blocks:
+        _rehearse_blocks(Interpreter)
+
+
+def _rehearse_blocks(interpreter: Callable[[], Any]) -> None:
+    """:data:`REHEARSAL_BLOCKS`, run and stored :data:`REHEARSAL_ROUNDS` times by throwaway objects."""
+    try:
+        from envloop.sandbox.snapshot import Snapshotter
+
+        interp = interpreter()
+        snapshot = Snapshotter(interp)  # chunks go to memory (stream.LocalChunks) and are dropped
+        for _ in range(REHEARSAL_ROUNDS):
+            for source in REHEARSAL_BLOCKS:
+                snapshot.collect(source, interp.run(source))
+    except Exception:  # only a warm-up: the blocks themselves report what is wrong
+        return
 
 
 def _detach(template_pid: int, keep_fd: int) -> None:
