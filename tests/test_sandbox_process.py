@@ -410,3 +410,50 @@ def test_the_blocks_the_template_rehearses_run_and_store_under_the_policy() -> N
         assert result["ok"], (source, result["error"])
         stored.update(change["name"] for change in snapshot.collect(source, result))
     assert {"nums", "scale", "freq", "Point", "p"} <= stored
+
+
+_REDEFINED = textwrap.dedent("""
+    class P:
+        def __init__(self, v):
+            self._v = v
+        def get(self):
+            return super().__repr__() and self._v
+    p = P({i}).get()
+""")
+
+
+def test_a_class_redefined_again_and_again_is_let_go_and_an_old_instance_keeps_working(tmp_path: Path) -> None:
+    """Every class a block made stayed in the worker for good (~9 KB each): a class redefined 1,500
+    times grew a worker from 7.6 to 20.3 MiB. Classes nothing refers to now go; one an old instance
+    still uses stays, with that instance working as before."""
+    with Sandbox(tmp_path / "ws", timeout=30.0, _allow_debug_exec=True) as sb:
+        assert sb.run("class P:\n    def __init__(self, v):\n        self._v = v\nold = P(7)").ok
+        for i in range(200):
+            out = sb.run(_REDEFINED.format(i=i))
+            assert out.ok, out.error
+        alive = sb._debug_exec("import gc\nprint(sum(1 for o in gc.get_objects() if isinstance(o, type) "
+                               "and o.__name__ == 'P'))")
+        assert alive.ok, alive.error
+        assert int(alive.stdout) < 80  # the first P (old's class), the current one, those since the last release
+        used = sb.run("old._v += 1\nold._v, type(old) is P, p")
+        assert used.ok and used.result == "(8, False, 199)", (used.error, used.result)
+
+
+def test_classes_are_let_go_unless_freeing_them_could_run_code() -> None:
+    """Freed between blocks, a class holding a suspended generator would run conversation code (its
+    ``finally``) while it is out of the guards' sets: such a class is kept; the others go. (``__del__``
+    is refused by the policy.)"""
+    from envloop.sandbox.interpreter import Interpreter
+    from envloop.sandbox.snapshot import Snapshotter
+
+    interp = Interpreter()
+    snapshot = Snapshotter(interp)
+    for i in range(40):
+        for source in (f"def gen():\n    try:\n        yield 1\n    finally:\n        print('done')\n"
+                       f"class D:\n    g = gen()\nnext(D.g)\nd = {i}", f"class E:\n    pass\ne = {i}"):
+            result = interp.run(source)
+            assert result["ok"], result["error"]
+            snapshot.collect(source, result)
+    assert snapshot.release_classes() == 39  # every E but the one named E
+    assert sorted(cls.__name__ for cls in interp.own_classes).count("D") == 40
+    assert [cls for cls in interp.own_classes if cls.__name__ == "E"] == [interp.namespace["E"]]

@@ -119,6 +119,10 @@ class MatchClasses:
             proxy = per_class[(npos, kw)] = self._proxy(cls, npos, kw)
         return proxy
 
+    def forget(self, cls: type) -> None:
+        """Drop the proxies of ``cls`` (they refer to it: a class nothing else uses can then go)."""
+        self._cache.pop(cls, None)
+
     def _proxy(self, cls: type, npos: int, kw: tuple[str, ...]) -> type:
         base = next((b for b in cls.__mro__ if b.__flags__ & MATCH_SELF and not b.__flags__ & _HEAPTYPE
                      and b is not bool), object)

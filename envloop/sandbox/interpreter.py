@@ -14,6 +14,7 @@ import reprlib
 import typing
 import weakref
 
+from envloop.sandbox.class_born import Born
 from envloop.sandbox.frames import SourceMap, user_frames
 from envloop.sandbox.policy import (
     FILENAME,
@@ -80,7 +81,7 @@ class Interpreter:
         self.own_classes: set[type] = set()
         self.plain_own_classes: set[type] = set()
         #: Each own class's attributes when its ``class`` statement made it (before decorators).
-        self.class_born: weakref.WeakKeyDictionary[type, dict[str, typing.Any]] = weakref.WeakKeyDictionary()
+        self.class_born: weakref.WeakKeyDictionary[type, Born] = weakref.WeakKeyDictionary()
         self.output = OutputBuffer(output_cap)
         self.sources = SourceMap(FILENAME)  # so errors can quote the lines of the frames they passed
         self.builtins = safe_builtins(self)

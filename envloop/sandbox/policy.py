@@ -20,6 +20,7 @@ from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack
 
 from envloop.sandbox import tracing
 from envloop.sandbox._match import MatchClasses
+from envloop.sandbox.class_born import Born
 from envloop.sandbox.guards import (
     REAL_METACLASS,
     Guards,
@@ -264,7 +265,7 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
             guards.register(cls)
             born = getattr(interpreter, "class_born", None)
             if born is not None:  # what the statement itself makes (see Snapshotter._class_state)
-                born[cls] = dict(type.__dict__["__dict__"].__get__(cls))
+                born[cls] = Born(type.__dict__["__dict__"].__get__(cls))
         return cls
 
     table: dict[str, typing.Any] = {name: getattr(builtins, name) for name in _SAFE_NAMES}

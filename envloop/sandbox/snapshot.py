@@ -36,6 +36,7 @@ from envloop.sandbox._codec_common import class_namespace, type_label
 from envloop.sandbox._codec_defs import Defs, active
 from envloop.sandbox._facades import SandboxModule
 from envloop.sandbox.aliases import Aliases, groupable, reach
+from envloop.sandbox.class_born import Born, ClassRelease
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.policy import compile_block
 from envloop.sandbox.restoring import CLASS_DELETED, CLASS_NESTED, Restore
@@ -75,6 +76,8 @@ class Snapshotter:
         # Classes made without a class statement (namedtuple(...), Enum("E", ...)) are the
         # conversation's too: their module is the namespace's "__main__".
         self.made_classes: set[type] = set()
+        #: Called between blocks: own classes nothing refers to any more are let go (see class_born).
+        self.release_classes = ClassRelease(interpreter, self.made_classes)
         # The statement that made each class, kept with every later version of it.
         self.class_sources: dict[str, str] = {}
         #: class name -> the names whose objects its stored attributes refer to (``Singleton.inst is a``)
@@ -372,7 +375,7 @@ class Snapshotter:
         own = self.own_classes()
         born = self.interp.class_born.get(cls)
         if born is None:  # made by a library call (namedtuple(...)), not a class statement: as first seen
-            born = self.interp.class_born[cls] = dict(class_namespace(cls))
+            born = self.interp.class_born[cls] = Born(class_namespace(cls))
         ns = self.interp.namespace
         state: dict[str, Any] = {}
         not_kept: list[str] = []
@@ -392,7 +395,7 @@ class Snapshotter:
             found = codec.encode(value, own_classes=own, limit_bytes=self.max_value_bytes)
             if found.ok:
                 state[key] = value
-            elif key in born and born[key] is value:
+            elif born.made(key, value, cls):
                 continue  # made by the statement itself
             else:
                 not_kept.append(f"{key} ({getattr(found, 'reason', 'cannot be stored')})")

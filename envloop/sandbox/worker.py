@@ -241,6 +241,19 @@ def _serve(sock: socket.socket, reader: protocol.FrameReader, settings: dict[str
         else:
             reply = {"op": "error", "message": f"unknown op {str(op)[:40]!r}"}
         _send_reply(sock, reply)
+        if op == "run":
+            _tidy(run)
+
+
+def _tidy(runner: Callable[[str], dict[str, Any]]) -> None:
+    """Between blocks, with the result sent: let go of what the conversation no longer uses."""
+    tidy = getattr(runner, "tidy", None)
+    if tidy is None:
+        return
+    try:
+        tidy()
+    except Exception:  # only memory is at stake; the next block runs as it would have
+        pass
 
 
 def _make_runner(settings: dict[str, Any], call_host: _HostCaller) -> Callable[[str], dict[str, Any]]:
@@ -278,6 +291,7 @@ def _make_runner(settings: dict[str, Any], call_host: _HostCaller) -> Callable[[
         return result
 
     run.restore = snapshot.restore  # type: ignore[attr-defined]
+    run.tidy = snapshot.release_classes  # type: ignore[attr-defined]
     return run
 
 
