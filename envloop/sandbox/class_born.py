@@ -1,13 +1,15 @@
-"""What a ``class`` statement made, recognisable later without keeping the class alive.
+"""The conversation's classes: what their statements made, and letting go of those no longer used.
 
 :meth:`envloop.sandbox.snapshot.Snapshotter._class_state` stores a class's
 attributes as data; one it cannot store is fine when the class statement
 itself made that very object, since running the statement again makes it
-again.  So each own class keeps its namespace as the statement left it --
-but not by strong references to what refers back to the class: its own
-``__dict__``, ``__weakref__`` and slot descriptors, and methods whose
-``__class__`` cell (``super()``) holds it.  Those made every class ever
-defined live as long as the worker: ~9 KB for each redefinition of a class.
+again.  So each own class keeps its namespace as the statement left it
+(:class:`Born`) -- but not by strong references to what refers back to the
+class: its own ``__dict__``, ``__weakref__`` and slot descriptors, and
+methods whose ``__class__`` cell (``super()``) holds it.  Those, and the
+sets of own classes, made every class ever defined live as long as the
+worker: ~9 KB for each redefinition of a class.  :class:`ClassRelease`
+lets go of the classes nothing uses any more, between blocks.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 __all__ = ["Born", "ClassRelease"]
 
-#: Own classes known before the first release is tried; after one, twice the number left.
+#: Own classes (counted in each set that holds them) before the first release is tried; then
+#: twice the number left each time.
 RELEASE_FLOOR = 64
 _SUSPENDED = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
 
