@@ -168,6 +168,11 @@ class _Walk:
                 else:
                     self.check_types(types, self.depths[d], False)  # numbers: one pass, nothing to collect
         else:
+            if len(run) < _MIN_ROWS or not 1 < len(run[0]) <= _MAX_COLUMNS:  # not column by column:
+                types = set(map(type, chain.from_iterable(run)))  # numbers need only their types, no list
+                if not types & _DEEP:
+                    self.check_types(types, self.depths[d], False)
+                    return
             self.columns(run, gc.get_referents(*run), d, following)  # the items, at C speed
 
     def dicts(self, run: list[Any], count: int, d: int, following: _Level) -> None:
