@@ -15,11 +15,10 @@ lazily).  Everything returned is plain data.
 
 from __future__ import annotations
 
-import weakref
 from types import CodeType, TracebackType
 from typing import Any
 
-from envloop.sandbox.tracing import twin_of
+from envloop.sandbox.tracing import ByCode, twin_of
 
 __all__ = ["SourceMap", "user_frames"]
 
@@ -27,14 +26,6 @@ __all__ = ["SourceMap", "user_frames"]
 MAX_FRAMES = 8
 #: Characters of one source line in a frame.
 LINE_CAP = 160
-
-
-class _Entry(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to a code object, with its map key and its block's lines."""
-
-    __slots__ = ("key", "lines")
-    key: int
-    lines: list[str]
 
 
 class SourceMap:
@@ -52,15 +43,8 @@ class SourceMap:
     def __init__(self, filename: str, capacity: int = 20_000) -> None:
         self.filename = filename
         self.capacity = capacity
-        self._codes: dict[int, _Entry] = {}
+        self._codes: ByCode[list[str]] = ByCode()  # code -> its block's lines
         self._top: list[int] = []
-        codes = self._codes
-
-        def gone(entry: _Entry) -> None:  # not a bound method: the map does not keep itself alive
-            if codes.get(entry.key) is entry:
-                del codes[entry.key]
-
-        self._gone = gone
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -68,7 +52,7 @@ class SourceMap:
     def register(self, source: str, *codes: CodeType | None) -> None:
         """Remember the lines of ``codes`` (a block's exec and eval code) and of everything nested in them."""
         for key in self._top:
-            self._codes.pop(key, None)
+            self._codes.pop(key)
         self._top = [id(code) for code in codes if code is not None]
         self.add(source, *codes)
 
@@ -81,26 +65,20 @@ class SourceMap:
             stack = [code]
             while stack:
                 current = stack.pop()
-                self._hold(current, lines)
+                self._codes.set(current, lines)
                 twin = twin_of(current)  # the same function without its trace prologue (envloop.sandbox.tracing)
                 if twin is not None:
-                    self._hold(twin, lines)
+                    self._codes.set(twin, lines)
                 stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
         while len(self._codes) > self.capacity:
-            del self._codes[next(iter(self._codes))]
-
-    def _hold(self, code: CodeType, lines: list[str]) -> None:
-        entry = _Entry(code, self._gone)
-        entry.key, entry.lines = id(code), lines
-        self._codes.pop(entry.key, None)  # re-added: now the newest
-        self._codes[entry.key] = entry
+            self._codes.drop_oldest()
 
     def line(self, code: CodeType, lineno: int | None) -> str:
         """The text of ``lineno`` in the block that compiled ``code``; "" when unknown."""
-        entry = self._codes.get(id(code))
-        if entry is None or entry() is not code or lineno is None or not 0 < lineno <= len(entry.lines):
+        lines = self._codes.get(code)
+        if lines is None or lineno is None or not 0 < lineno <= len(lines):
             return ""
-        text = entry.lines[lineno - 1].strip()
+        text = lines[lineno - 1].strip()
         return text if len(text) <= LINE_CAP else text[: LINE_CAP - 1] + "…"
 
 

@@ -53,7 +53,7 @@ from typing import Any, Generic, TypeVar
 
 from envloop.sandbox.rules import is_user_name
 
-__all__ = ["ENTER", "REGISTER", "STATEMENT", "Instrumented", "Tracer", "canonical", "instrument", "note_twins",
+__all__ = ["ENTER", "REGISTER", "STATEMENT", "ByCode", "Instrumented", "Tracer", "canonical", "instrument", "note_twins",
            "pair_twins", "twin_of", "with_boundaries"]
 
 ENTER = "_el_enter_"
@@ -272,11 +272,12 @@ class _Ref(weakref.ref):  # type: ignore[type-arg]
     value: Any
 
 
-class _ByCode(Generic[_V]):
+class ByCode(Generic[_V]):
     """A map keyed by a code object's identity, dropping an entry when its code dies.
 
     Not a WeakKeyDictionary: code objects compare equal by content, and the same
-    ``def`` compiled twice must keep two entries.
+    ``def`` compiled twice must keep two entries.  Entries keep the order they
+    were last set in (the oldest first).
     """
 
     def __init__(self) -> None:
@@ -287,6 +288,9 @@ class _ByCode(Generic[_V]):
         if self._data.get(ref.key) is ref:
             del self._data[ref.key]
 
+    def __len__(self) -> int:
+        return len(self._data)
+
     def get(self, code: types.CodeType) -> _V | None:
         ref = self._data.get(id(code))
         return ref.value if ref is not None and ref() is code else None
@@ -294,7 +298,15 @@ class _ByCode(Generic[_V]):
     def set(self, code: types.CodeType, value: _V) -> None:
         ref = _Ref(code, self._callback)
         ref.key, ref.value = id(code), value
+        self._data.pop(ref.key, None)  # set again: now the newest
         self._data[ref.key] = ref
+
+    def pop(self, key: int) -> None:
+        """Forget the entry of the code whose ``id`` is ``key``, if any."""
+        self._data.pop(key, None)
+
+    def drop_oldest(self) -> None:
+        del self._data[next(iter(self._data))]
 
 
 class _CodeState:
@@ -307,8 +319,8 @@ class _CodeState:
         self.loads: frozenset[str] | None = None
 
 
-_TWINS: _ByCode[types.CodeType] = _ByCode()  # traced code -> twin
-_CANONICAL: _ByCode[weakref.ref[types.CodeType]] = _ByCode()  # twin -> traced code
+_TWINS: ByCode[types.CodeType] = ByCode()  # traced code -> twin
+_CANONICAL: ByCode[weakref.ref[types.CodeType]] = ByCode()  # twin -> traced code
 
 
 def note_twins(pairs: list[tuple[types.CodeType, types.CodeType]]) -> None:
@@ -334,7 +346,7 @@ class Tracer:
 
     def __init__(self, builtins: MutableMapping[str, Any]) -> None:
         self._builtins = builtins
-        self._codes: _ByCode[_CodeState] = _ByCode()  # codes whose flags (and nested ones') are set
+        self._codes: ByCode[_CodeState] = ByCode()  # codes whose flags (and nested ones') are set
         self._hot: dict[int, types.CodeType] = {}  # code objects entered in this statement, by id
         self._swapped: list[tuple[types.FunctionType, types.CodeType]] = []
         self._flags: list[str] = []
