@@ -43,13 +43,13 @@ from envloop.store.models import (
 from envloop.store.provenance import write_read_set
 from envloop.store.usage import StoredBytes, artifact_bytes, streamed_digests
 from envloop.store.versions import (
-    WORKER_STATE,
     ArtifactSave,
     Change,
     latest_numbers,
     latest_versions,
     load_value,
     newest_version_id,
+    worker_state,
     write_artifact,
     write_versions,
 )
@@ -337,7 +337,7 @@ class Environment:
         )
         assign_read_sets(session, self.conversation_id, block_id, source, rows, numbers, self._artifact_reads,
                          result.trace)
-        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows if r.name not in WORKER_STATE],
+        outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows if not worker_state(r.name)],
                                not_stored=not_stored)
         for save in self._pending_saves:
             art = write_artifact(

@@ -508,3 +508,70 @@ def test_the_reserved_module_state_names_agree() -> None:
     from envloop.store.versions import WORKER_STATE
 
     assert module_state.NAMES == MODULE_STATE == set(WORKER_STATE)
+
+
+def _each_step_as_cpython(run_cli: Any, *blocks: str) -> list[tuple[str, str]]:
+    """(CPython's output, the resumed run's output) per block: each block its own ``envloop run`` process,
+    against the same blocks run as one plain CPython script."""
+    marker = "----step----"
+    script = f"\nprint({marker!r})\n".join(blocks)
+    plain = subprocess.run([sys.executable, "-X", "utf8", "-I", "-c", script], capture_output=True, text=True,
+                           encoding="utf-8", timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    expected = plain.stdout.split(marker + "\n")
+    got = []
+    for step, block in enumerate(blocks):
+        proc = run_cli("run", *(["--new"] if step == 0 else []), block)
+        assert proc.returncode == 0 and "could not restore" not in proc.stderr, proc.stdout + proc.stderr
+        got.append(proc.stdout)
+    return list(zip(expected, got, strict=True))
+
+
+_OLD_CLASS = (
+    "class P:\n    count = 0\n    def __init__(self, v):\n        self._v = v\n    def get(self):\n        return self._v\n"
+    "    def bump(self):\n        type(self).count += 1\n        return type(self).count\n"
+    "old = P(7)\nklass = P\nboth = [old]\nprint(old.get())"
+)
+
+
+def test_an_instance_keeps_its_class_when_the_class_is_redefined(run_cli: Any) -> None:
+    """CPython keeps an old instance's class (and that class's own state) after ``class P`` runs again."""
+    steps = _each_step_as_cpython(
+        run_cli,
+        _OLD_CLASS,
+        "class P:\n    def __init__(self, v):\n        self._v = v\n    def get(self):\n        return -1\n"
+        "both.append(P(1))\nprint(old.get(), type(old) is P, klass is type(old))",
+        "print(old.bump(), [x.get() for x in both], type(both[0]) is type(old), type(both[1]) is P, klass.count)",
+        "print(old.get(), type(old).count, type(old) is P, klass is type(old), type(both[0]) is klass)\n"
+        "del old, klass\nboth.pop(0)\nprint(len(both))",
+        "print(both[0].get(), type(both[0]) is P, type(both[0]).__name__)",
+    )
+    for expected, got in steps:
+        assert got == expected
+    assert steps[3][1] == "7 1 False True True\n1\n"  # the old class's state (count) came back too
+
+
+def test_a_class_superseded_in_the_block_that_made_it_is_kept(run_cli: Any, cli: Any) -> None:
+    steps = _each_step_as_cpython(
+        run_cli,
+        "class P:\n    def __init__(self, v):\n        self.v = v\nold = P(1)\nclass P:\n    pass\n"
+        "class Q:\n    n = 1\nq = Q()\ndel Q\nprint(type(old) is P)",
+        "print(old.v, type(old) is P, type(q).__name__, type(q).n)",
+        "class Q:\n    n = 2\nprint(type(q).n, Q.n, type(q) is Q)",
+    )
+    for expected, got in steps:
+        assert got == expected
+    listing = cli("vars").stdout
+    assert "@class" not in listing and "P(v=1)" in listing  # the kept classes are no variables
+
+
+def test_a_subclass_keeps_its_base_when_the_base_is_redefined(run_cli: Any) -> None:
+    steps = _each_step_as_cpython(
+        run_cli,
+        "class P:\n    def who(self):\n        return 'old P'\nclass S(P):\n    pass\ns = S()\nprint(s.who())",
+        "class P:\n    def who(self):\n        return 'new P'\nprint(s.who(), issubclass(S, P))",
+        "print(s.who(), issubclass(S, P), isinstance(s, P), S().who())",
+    )
+    for expected, got in steps:
+        assert got == expected
+    assert steps[2][1] == "old P False False old P\n"

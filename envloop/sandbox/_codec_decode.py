@@ -32,11 +32,14 @@ from envloop.sandbox._codec_common import (
 )
 from envloop.sandbox._codec_defs import (
     FN_HEAD,
+    HIDDEN_CLASS,
     finish_function,
     finish_method,
     finish_wrapped,
+    shown_name,
     start_def,
 )
+from envloop.sandbox._codec_defs import current as current_defs
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
     f.__name__: f
@@ -181,7 +184,13 @@ class Decoder:
     def _class(self, name: str) -> type:
         cls = self._classes.get(name) if type(name) is str else None
         if not isinstance(cls, type):
+            if type(name) is str and name.startswith(HIDDEN_CLASS):
+                raise DecodeError(f"the earlier class {shown_name(name)} it refers to (redefined since) could not be "
+                                  "rebuilt, so its instance cannot be restored")
             raise DecodeError(f"class {name!r} is not defined in this conversation, so its instance cannot be restored")
+        defs = current_defs()
+        if defs is not None and defs.used is not None:
+            defs.used.add(id(cls))
         return cls
 
     def _layout(self, cls: type) -> Layout:

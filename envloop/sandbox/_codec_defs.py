@@ -26,6 +26,12 @@ sandbox hands out (``ValueError``, ``len``, an extension stub); ``["mref", modul
 qualname]`` a library function or class its imports hand out (``math.sqrt``,
 ``collections.OrderedDict``), found again through the sandbox's own import.
 
+A class its name no longer holds (``class P`` run again, or ``del P``, while
+an old instance lives on) is referred to -- in ``cref`` and in its instances'
+nodes -- by the reserved name the snapshotter gave it (:data:`HIDDEN_CLASS`, see
+:attr:`Defs.hidden`), which a restore binds to that class, rebuilt from its
+own statement; :attr:`Defs.used` collects the classes a value refers to.
+
 The codec reaches this module through :func:`active`, which the worker's
 snapshotter enters around its encode and decode calls; without it, functions
 and classes are refused as before.
@@ -38,14 +44,15 @@ import contextlib
 import functools
 import operator
 import types
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.tracing import REGISTER
 
-__all__ = ["DEF_TAGS", "CodeIndex", "Defs", "active", "current"]
+__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "CodeIndex", "Defs", "active", "current", "shown_name"]
 
 DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr", "nref"})  # the tags previews render here
 FN_HEAD = 8
@@ -68,6 +75,22 @@ class Defs:
         #: While a class's state is encoded: ``{id: name}`` of objects stored as ``["nref", name]``.
         self.name_refs: dict[int, str] | None = None
         self._modules: dict[tuple[str, str], Any] = {}
+        #: ``{id(class): (weak reference, reserved name)}``: classes their name no longer holds.
+        self.hidden: dict[int, tuple[weakref.ref[type], str]] = {}
+        #: While set: the ids of the conversation classes the value being encoded or decoded refers to.
+        self.used: set[int] | None = None
+        #: Gives a class its name does not hold a reserved name (the snapshotter's); None: not superseded.
+        self.hide: Callable[[type], str | None] | None = None
+
+    def class_name(self, cls: type) -> str:
+        """The name a conversation class is stored by: its qualname, or its reserved name once superseded."""
+        if self.used is not None:
+            self.used.add(id(cls))
+        hidden = self.hidden.get(id(cls))
+        if hidden is not None and hidden[0]() is cls:
+            return hidden[1]
+        name = self.hide(cls) if self.hide is not None else None
+        return class_qualname(cls) if name is None else name
 
     def module_ref(self, x: Any) -> tuple[str, str] | None:
         """(module, qualname) of a library function or class the sandbox's imports hand out, else None.
@@ -119,6 +142,17 @@ class Defs:
         return name if name is not None and self.builtins.get(name) is x else None
 
 
+#: The prefix of the reserved name a class is stored under once its own name no longer holds it
+#: (``@class:P:<digest>``): kept while a value refers to it, rebuilt without binding ``P``.
+HIDDEN_CLASS = "@class:"
+
+
+def shown_name(name: object) -> str:
+    """A stored class name as a person reads it: ``P`` for a superseded class's ``@class:P:<digest>``."""
+    text = str(name)
+    return text.split(":")[1] if text.startswith(HIDDEN_CLASS) and text.count(":") >= 2 else text
+
+
 _ACTIVE: list[Defs] = []
 
 
@@ -155,7 +189,7 @@ def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
     if t is types.FunctionType and x.__globals__ is defs.namespace:
         return _function(enc, defs, x)
     if id(x) in own:
-        return ["cref", class_qualname(x)]
+        return ["cref", defs.class_name(x)]
     name = defs.builtin_name(x)
     if name is not None:
         return ["bi", name]
@@ -399,7 +433,7 @@ def preview_def(node: list[Any]) -> str:
     if node[0] == "fn":
         return f"<function {node[6]}>"
     if node[0] == "cref":
-        return f"<class {node[1]}>"
+        return f"<class {shown_name(node[1])}>"
     if node[0] == "rng":
         return "<random.Random>"
     if node[0] == "mref":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from typing import Any
@@ -299,7 +300,13 @@ class Encoder:
     def _layout(self, t: type) -> Layout:
         found = self._layouts.get(id(t))
         if found is None:
-            found = self._layouts[id(t)] = layout_of(t, lambda c: id(c) in self._own)
+            found = layout_of(t, lambda c: id(c) in self._own)
+            defs = current_defs()
+            if defs is not None:  # superseded classes go by their reserved name; the classes used are noted
+                name = defs.class_name(t)
+                if name != found.name:
+                    found = dataclasses.replace(found, name=name)
+            self._layouts[id(t)] = found
         return found
 
     def _instance(self, x: Any, t: type) -> object:

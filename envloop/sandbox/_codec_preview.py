@@ -16,7 +16,7 @@ from itertools import chain, islice
 from typing import Any
 
 from envloop.sandbox._codec_common import LEAF_DECODERS, class_mro, class_qualname
-from envloop.sandbox._codec_defs import DEF_TAGS, preview_def
+from envloop.sandbox._codec_defs import DEF_TAGS, preview_def, shown_name
 
 _ELLIPSIS = "…"
 _OPEN_CLOSE = {
@@ -98,7 +98,8 @@ def _render_tagged(w: _Writer, node: list[Any], depth: int) -> None:
     elif tag in ("o", "O"):
         _render_object(w, node, depth)
     elif tag == "e":
-        w.put(f"{node[1]}.{node[2]}" if node[2] is not None else f"{node[1]}({node[3]})")
+        cls = shown_name(node[1])
+        w.put(f"{cls}.{node[2]}" if node[2] is not None else f"{cls}({node[3]})")
     elif tag == "x":
         _render(w, w.defs[node[1]], depth)
     elif tag == "=":
@@ -152,7 +153,7 @@ def _render_body(w: _Writer, children: Iterator[Any], pairs: bool, depth: int) -
 
 def _render_object(w: _Writer, node: list[Any], depth: int) -> None:
     """``Point(x=1, y=2)``; a container subclass shows its items first: ``Stack([1, 2], name='s')``."""
-    w.put(f"{node[1]}(")
+    w.put(f"{shown_name(node[1])}(")
     if node[0] == "o":
         children = w.children(node, 2)
         fields = children

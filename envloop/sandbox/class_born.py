@@ -33,10 +33,12 @@ _DESCRIPTORS = (types.GetSetDescriptorType, types.MemberDescriptorType)
 class Born:
     """A class's namespace as its statement made it: ``key in born``, iteration, and :meth:`made`."""
 
-    __slots__ = ("_made",)
+    __slots__ = ("_made", "body")
 
-    def __init__(self, namespace: Mapping[str, Any]) -> None:
+    def __init__(self, namespace: Mapping[str, Any], body: types.CodeType | None = None) -> None:
         self._made = {key: _token(value) for key, value in namespace.items()}
+        #: The code of the class body (it finds the statement again, see Snapshotter._hide).
+        self.body = body
 
     def __contains__(self, key: object) -> bool:
         return key in self._made

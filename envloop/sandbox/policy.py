@@ -265,7 +265,7 @@ def safe_builtins(interpreter: typing.Any) -> dict[str, typing.Any]:
             guards.register(cls)
             born = getattr(interpreter, "class_born", None)
             if born is not None:  # what the statement itself makes (see Snapshotter._class_state)
-                born[cls] = Born(type.__dict__["__dict__"].__get__(cls))
+                born[cls] = Born(type.__dict__["__dict__"].__get__(cls), getattr(func, "__code__", None))
         return cls
 
     table: dict[str, typing.Any] = {name: getattr(builtins, name) for name in _SAFE_NAMES}

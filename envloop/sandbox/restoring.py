@@ -22,23 +22,29 @@ from __future__ import annotations
 
 import _thread
 import ast
+import contextlib
 import hashlib
 import re
 import threading
 import time
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from envloop.sandbox import stream
 from envloop.sandbox._codec_common import class_namespace
-from envloop.sandbox._codec_defs import PendingName
+from envloop.sandbox._codec_defs import HIDDEN_CLASS, PendingName, shown_name
 from envloop.sandbox.codec import class_table
 
-__all__ = ["CLASS_DELETED", "CLASS_NESTED", "STATEMENT_SECONDS", "Restore", "order"]
+__all__ = ["CLASS_BASES", "CLASS_DELETED", "CLASS_NESTED", "HIDDEN_CLASS", "STATEMENT_SECONDS", "Restore", "order"]
 
 #: The key, never an attribute name, under which a class's stored state lists attributes deleted since its statement.
 CLASS_DELETED = "\0deleted"
 #: The key under which a class's stored state holds the states of classes made in its body.
 CLASS_NESTED = "\0nested"
+#: The key under which a class's stored state holds its bases that their name no longer holds
+#: (``{"P": <the earlier P>}``): its statement runs with those names bound to them.
+CLASS_BASES = "\0bases"
 
 STATEMENT_SECONDS = 10.0
 _MARGIN = 2.0
@@ -99,7 +105,14 @@ def order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     statements = [i for i in items if _runs_statement(i) and i.get("kind") != "import"]
     rest = [i for i in items if not _runs_statement(i)]
     names = {str(i["name"]) for i in statements}
-    needs = {id(i): (_loads(str(i.get("source") or "")) & names) - {i["name"]} for i in statements}
+    hidden: dict[str, set[str]] = {}  # a name -> the superseded classes of that name (run before its readers)
+    for name in names:
+        if name.startswith(HIDDEN_CLASS):
+            hidden.setdefault(shown_name(name), set()).add(name)
+    needs = {}
+    for i in statements:
+        loads = _loads(str(i.get("source") or ""))
+        needs[id(i)] = (loads & names).union(*(hidden.get(n, ()) for n in loads)) - {i["name"]}
     done: set[str] = set()
     ordered: list[dict[str, Any]] = []
     pending = list(statements)
@@ -209,11 +222,17 @@ class Restore:
         if name.startswith("@"):  # module state (see Snapshotter._module_state), not a name
             snap.restore_module_state(name, self._decode(value))
             return None
+        used: set[int] = set()  # the classes it refers to: stored again if one is redefined
+        snap.defs.used = used
         try:
             ns[name] = self._decode(value)
         except Exception as exc:  # DecodeError or a class that changed shape: report, never guess
             ns.pop(name, None)
             return f"{type(exc).__name__}: {exc}"
+        finally:
+            snap.defs.used = None
+        if used:
+            snap.class_uses[name] = frozenset(used - {id(ns[name])})
         snap._remember(name, _value_digest(value), False)
         snap.aliases.note(name, ns[name])
         return None
@@ -225,6 +244,7 @@ class Restore:
         classes = class_table(sorted(own, key=id))
         ns = self.snap.interp.namespace
         classes.update({n: ns[n] for n in self._pending_classes if n in ns and ns[n] in own})  # the bound one wins
+        classes.update({n: c for n, ref in self.snap.hidden.items() if (c := ref()) is not None})
         if not self._in_values:  # needed early by a statement: classes not made yet get stand-ins
             for name in self._pending_classes:
                 classes.setdefault(name, type(name, (), {"__module__": "__main__"}))
@@ -256,16 +276,72 @@ class Restore:
         self.snap._note_classes(outcome.get("bound", ()))
         return None
 
+    def _bases(self, item: dict[str, Any]) -> dict[str, type]:
+        """A class's bases that their name no longer holds (CLASS_BASES), for its statement; rarely any.
+
+        Read from its stored state, decoded once more after the statement for
+        the attributes; only when a superseded class has a name it reads.
+        """
+        value = item.get("value")
+        hidden = {shown_name(name) for name in self.snap.hidden}
+        if not value or not hidden & _loads(str(item.get("source") or "")):
+            return {}
+        try:
+            state = self._decode(value)
+        except Exception:  # it refers to what is not back yet: the bases, if any, are found then
+            return {}
+        bases = state.get(CLASS_BASES) if type(state) is dict else None
+        if type(bases) is not dict:
+            return {}
+        return {k: v for k, v in bases.items() if type(k) is str and k.isidentifier() and isinstance(v, type)}
+
+    def _hidden(self, item: dict[str, Any]) -> str | None:
+        """A superseded class (``@class:P:...``): its statement run, the class kept aside, ``P`` left as it was."""
+        snap, ns = self.snap, self.snap.interp.namespace
+        hidden, source = str(item["name"]), str(item.get("source") or "")
+        real = hidden[len(HIDDEN_CLASS):].split(":", 1)[0]
+        held = snap.hidden.get(hidden)
+        cls = held() if held is not None else None
+        if cls is None or snap.source_of.get(cls) != source:
+            with _bound(ns, {real: None, **self._bases(item)}):
+                error = self._run_statement(source)
+                made = ns.get(real)
+            if error is not None:
+                return error
+            if not isinstance(made, type):
+                return f"its statement did not define the class {real}"
+            cls = made
+            snap.hidden[hidden] = weakref.ref(cls)
+            snap.defs.hidden[id(cls)] = (weakref.ref(cls), hidden)
+            snap.source_of[cls] = snap.class_sources[hidden] = source
+        digest = snap._statement(hidden, "class", source, cls)["digest"]
+        value = item.get("value")
+        if value:
+            used: set[int] = set()
+            snap.defs.used = used
+            try:
+                state = dict(self._decode(value))
+            finally:
+                snap.defs.used = None
+            snap.class_uses[hidden] = frozenset(used - {id(cls)})
+            _apply_class_state(cls, state)
+            digest = snap._class_digest(source, _value_digest(value))
+        snap._remember(hidden, digest, False)
+        return None
+
     def _statement(self, item: dict[str, Any]) -> str | None:
         """Run an import, class or def statement -- the definition itself, under a timer."""
         snap, ns = self.snap, self.snap.interp.namespace
         name, kind = str(item["name"]), str(item.get("kind"))
         source = str(item.get("source") or "")
+        if kind == "class" and name.startswith(HIDDEN_CLASS):
+            return self._hidden(item)
         existing = ns.get(name)
         if not (kind == "class" and isinstance(existing, type) and snap.class_sources.get(name) == source):
             # (a class this worker already has from the same statement only takes its new attributes:
             # instances made here keep being instances of it when another process changed the class)
-            error = self._run_statement(source)
+            with _bound(ns, self._bases(item) if kind == "class" else {}):
+                error = self._run_statement(source)
             if error is not None:
                 return error
             if name not in ns:
@@ -273,6 +349,9 @@ class Restore:
         digest = snap._statement(name, kind, source, ns[name])["digest"]
         if kind == "class":
             snap.class_sources[name] = source
+            if isinstance(ns[name], type):
+                snap.class_of[name] = weakref.ref(ns[name])
+                snap.source_of.setdefault(ns[name], source)
             value = item.get("value")
             if value:
                 try:
@@ -284,8 +363,24 @@ class Restore:
         return None
 
 
+@contextlib.contextmanager
+def _bound(ns: dict[str, Any], names: dict[str, Any]) -> Iterator[None]:
+    """``names`` bound in ``ns`` while a statement runs (None: left as the statement leaves it), then as before."""
+    before = {name: ns[name] for name in names if name in ns}
+    ns.update((name, value) for name, value in names.items() if value is not None)
+    try:
+        yield
+    finally:
+        for name in names:
+            if name in before:
+                ns[name] = before[name]
+            else:
+                ns.pop(name, None)
+
+
 def _apply_class_state(cls: type, state: dict[str, Any]) -> None:
     """Set a class's stored attributes, delete those deleted since its statement, then its nested classes'."""
+    state.pop(CLASS_BASES, None)
     for key in state.pop(CLASS_DELETED, ()):
         if key in class_namespace(cls):
             type.__delattr__(cls, key)

@@ -25,6 +25,7 @@ definitions (see DESIGN.md, "A restore executes definitions"):
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import types
 import weakref
@@ -32,14 +33,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from envloop.sandbox import codec, module_state, stream
-from envloop.sandbox._codec_common import class_namespace, type_label
+from envloop.sandbox._codec_common import Reject, class_namespace, type_label
 from envloop.sandbox._codec_defs import Defs, active
 from envloop.sandbox._facades import SandboxModule
 from envloop.sandbox.aliases import Aliases, groupable, reach
 from envloop.sandbox.class_born import Born, ClassRelease
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.policy import compile_block
-from envloop.sandbox.restoring import CLASS_DELETED, CLASS_NESTED, Restore
+from envloop.sandbox.restoring import (
+    CLASS_BASES,
+    CLASS_DELETED,
+    CLASS_NESTED,
+    HIDDEN_CLASS,
+    Restore,
+)
 from envloop.sandbox.rules import is_user_name
 from envloop.sandbox.statements import binding_statements, written_before_read
 
@@ -91,6 +98,19 @@ class Snapshotter:
         self.aliases = Aliases()
         self._module_seen = {name: _digest(repr(get())) for name, (get, _set, _p) in module_state.STATES.items()}
         self._globals_of: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+        # A class its name no longer holds (redefined or deleted) while a value refers to it is
+        # stored under a reserved name (HIDDEN_CLASS), from its own statement: a resume gives the
+        # old instance its old class, as CPython keeps it, not the new class of the same name.
+        #: class name -> the class it held when last stored or restored
+        self.class_of: dict[str, weakref.ref[type]] = {}
+        #: the statement that made each class (``class_sources`` keeps only the name's newest)
+        self.source_of: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
+        #: name -> ids of the conversation classes its stored value refers to
+        self.class_uses: dict[str, frozenset[int]] = {}
+        #: reserved name -> the superseded class stored under it
+        self.hidden: dict[str, weakref.ref[type]] = {}
+        self.defs.hide = self._hide
+        self._touched: set[int] = set()  # in a collect: the classes the values stored again refer to
         self._note_compiled_code()
 
     def _compile(self, source: str) -> Any:
@@ -164,15 +184,18 @@ class Snapshotter:
         candidates = self.candidates(bound, read)
         rebound = set(bound) | set(result.get("deleted", ()))
         for cls_name, referred in sorted(self.class_refs.items()):  # a class holding a name's object:
-            if referred & rebound and cls_name not in candidates:  # stored again once that name moves
-                candidates.append(cls_name)
+            if referred & rebound and cls_name not in candidates and not cls_name.startswith(HIDDEN_CLASS):
+                candidates.append(cls_name)  # stored again once that name moves
         result["read"] = read + [n for n in candidates if n not in bound and n not in read and n in self.digests]
         names = [n for n in candidates if n in ns and (n in bound or n not in self.statement_names)]
+        names += [n for n in self._superseded() if n in ns and n not in names and n not in self.statement_names]
+        self._touched = set()
         changes: list[dict[str, Any]] = []
         try:
             with active(self.defs):
                 for group in self.aliases.groups(names, ns):
                     changes.extend(self._changes_guarded(group, bound, statements))
+                changes.extend(self._hidden_changes())
                 changes.extend(self._module_state())
         finally:
             self.chunk_sink.flush()  # the block's chunks offered together: one round trip, not one per value
@@ -180,10 +203,101 @@ class Snapshotter:
         gone = dict.fromkeys([*candidates, *result.get("deleted", ())])
         for name in gone:
             if name not in ns:
+                self.class_uses.pop(name, None)
                 self.statement_names.discard(name)
                 self.aliases.forget(name)
                 if self.digests.pop(name, None) is not None:
                     changes.append({"name": name, "kind": "deleted", "preview": "<deleted>"})
+        return changes
+
+    def _superseded(self) -> list[str]:
+        """Names to store again: their value refers to a class its name no longer holds.
+
+        Stored again, the value refers to that class by its reserved name
+        (:meth:`_hide`), so a resume in a new process gives it back that class.
+        """
+        ns = self.interp.namespace
+        again: list[str] = []
+        for name, ref in list(self.class_of.items()):
+            old = ref()
+            if old is not None and ns.get(name) is old:
+                continue
+            del self.class_of[name]
+            if old is not None:
+                again += sorted(n for n, uses in self.class_uses.items() if id(old) in uses and n != name)
+        return again
+
+    def _hide(self, cls: type) -> str | None:
+        """The reserved name of a class its name does not hold, kept from now on; None when not one.
+
+        Raises :class:`~envloop.sandbox._codec_common.Reject` when the class
+        is superseded but the statement that made it is not known.
+        """
+        qualname = cls.__qualname__
+        if type(qualname) is not str or not qualname.isidentifier() or self.interp.namespace.get(qualname) is cls:
+            return None
+        source = self.source_of.get(cls)
+        if source is None:
+            if cls not in self.interp.own_classes:  # made by a call (namedtuple(...)): by its name, as before
+                return None
+            source = self._statement_of(cls)  # superseded in the block that made it
+            if source is None:
+                raise Reject(f"it refers to a class {qualname} that its name no longer holds, made by a "
+                             "statement that cannot be run again on its own")
+        base = f"{HIDDEN_CLASS}{qualname}:{_digest(source)[:12]}"
+        hidden, n = base, 1
+        while (held := self.hidden.get(hidden)) is not None and held() not in (None, cls):
+            n += 1
+            hidden = f"{base}:{n}"
+        self.hidden[hidden] = weakref.ref(cls)
+        self.defs.hidden[id(cls)] = (weakref.ref(cls), hidden)
+        self.source_of[cls] = self.class_sources[hidden] = source
+        return hidden
+
+    def _statement_of(self, cls: type) -> str | None:
+        """The top-level ``class`` statement that made ``cls``, found through the code of its body."""
+        born = self.interp.class_born.get(cls)
+        body = born.body if born is not None else None
+        if body is None:
+            return None
+        try:
+            statement = self.index.locate(body)[0]
+            tree = ast.parse(statement)
+        except (Reject, SyntaxError):
+            return None
+        first = tree.body[0] if len(tree.body) == 1 else None
+        return statement if isinstance(first, ast.ClassDef) and first.name == cls.__qualname__ else None
+
+    def _hidden_changes(self) -> list[dict[str, Any]]:
+        """Superseded classes: stored (again when their attributes changed) while a value refers to them."""
+        changes: list[dict[str, Any]] = []
+        if not self.hidden:
+            return changes
+        used_anywhere = set().union(*self.class_uses.values())
+        for hidden in sorted(self.hidden):
+            cls = self.hidden[hidden]()
+            if cls is None or id(cls) not in used_anywhere:
+                del self.hidden[hidden]
+                self.class_sources.pop(hidden, None)
+                self.class_uses.pop(hidden, None)
+                if cls is not None:
+                    self.defs.hidden.pop(id(cls), None)
+                if self.digests.pop(hidden, None) is not None:
+                    changes.append({"name": hidden, "kind": "deleted", "preview": "<deleted>"})
+                continue
+            if hidden in self.digests and id(cls) not in self._touched:
+                continue  # only a value referring to it reaches it: none was stored again
+            used: set[int] = set()
+            self.defs.used = used
+            try:
+                record = self._class(hidden, cls, None)
+            finally:
+                self.defs.used = None
+            self.class_uses[hidden] = frozenset(used - {id(cls)})
+            digest = record.pop("digest")
+            if digest != self.digests.get(hidden):
+                self._remember(hidden, digest, False)
+                changes.append(record)
         return changes
 
     def _module_state(self) -> list[dict[str, Any]]:
@@ -244,15 +358,28 @@ class Snapshotter:
                     ) -> list[dict[str, Any]]:
         """Change records for one name, or for names sharing objects (stored together, see aliases)."""
         ns = self.interp.namespace
-        together = self.aliases.encode_group(group, ns, self._encode, self.own_classes()) if len(group) > 1 else None
-        # One by one when alone, or when one of them cannot be stored (the others keep their values).
-        records = together if together is not None else [
-            self._describe(name, ns[name], statements.get(name) if name in bound else None) for name in group]
-        if together is not None:  # what each member's own encoding would be: a value that did not
-            for record in together:  # change is recognisably the same when stored with new company
-                alone = stream.encode_value(ns[record["name"]], self.own_classes(), _discard, self.max_value_bytes)
-                if isinstance(alone, stream.Streamed):
-                    record["content"] = alone.digest
+        used: set[int] = set()  # the classes these values refer to (see _superseded)
+        self.defs.used = used
+        try:
+            together = self.aliases.encode_group(group, ns, self._encode, self.own_classes()) if len(group) > 1 \
+                else None
+            # One by one when alone, or when one of them cannot be stored (the others keep their values).
+            records = together if together is not None else [
+                self._describe(name, ns[name], statements.get(name) if name in bound else None) for name in group]
+            if together is not None:  # what each member's own encoding would be: a value that did not
+                for record in together:  # change is recognisably the same when stored with new company
+                    alone = stream.encode_value(ns[record["name"]], self.own_classes(), _discard, self.max_value_bytes)
+                    if isinstance(alone, stream.Streamed):
+                        record["content"] = alone.digest
+        finally:
+            self.defs.used = None
+        self._touched |= used
+        for name in group:
+            uses = used - {id(ns[name])}
+            if uses:
+                self.class_uses[name] = frozenset(uses)
+            else:
+                self.class_uses.pop(name, None)
         changes = []
         for change in records:
             if change is None:
@@ -318,6 +445,9 @@ class Snapshotter:
         if statement is not None and statement[0] in ("class", "assign"):
             self.class_sources[name] = statement[1]
         source = self.class_sources.get(name)
+        if source is not None and not name.startswith(HIDDEN_CLASS):
+            self.class_of[name] = weakref.ref(cls)
+            self.source_of.setdefault(cls, source)
         if source is None:
             why = f"{name}: the statement that made this class is not known, so it cannot be restored"
             return {"name": name, "kind": "class", "lost_reason": why, "preview": f"<class {name}>",
@@ -405,6 +535,18 @@ class Snapshotter:
             state[CLASS_DELETED] = deleted
         if nested:
             state[CLASS_NESTED] = nested
+        own_bases = [base for base in cls.__bases__ if base in own]
+        if self.defs.used is not None:  # redefining a base stores this class again, with that base
+            self.defs.used.update(map(id, own_bases))
+        superseded = {}
+        for base in own_bases:
+            try:
+                if self._hide(base) is not None:
+                    superseded[base.__qualname__] = base
+            except Reject as exc:
+                not_kept.append(f"its base {base.__qualname__} ({exc.reason})")
+        if superseded:  # the restore runs the statement with these names bound to them
+            state[CLASS_BASES] = superseded
         return state, not_kept
 
     def _statement(self, name: str, kind: str, source: str, value: Any) -> dict[str, Any]:

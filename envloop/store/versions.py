@@ -289,6 +289,14 @@ def version_counts(session: Session, model: type[DefinitionVersion] | type[Artif
 
 #: Reserved names a restore sends to the worker (module state, not Python names; never in the var index).
 WORKER_STATE = ("@random", "@decimal", "@calendar", "@csv")  # envloop.sandbox.module_state.NAMES
+#: The prefix of a class its name no longer holds, kept for the values that refer to it
+#: (envloop.sandbox._codec_defs.HIDDEN_CLASS): sent to the worker too, never in the var index.
+HIDDEN_CLASS = "@class:"
+
+
+def worker_state(name: str) -> bool:
+    """Whether ``name`` is one of the reserved names stored for the worker (not a variable)."""
+    return name in WORKER_STATE or name.startswith(HIDDEN_CLASS)
 
 
 def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0,
@@ -302,7 +310,7 @@ def latest_versions(session: Session, conversation_id: int, *, after_id: int = 0
     """
     visible: Any = DefinitionVersion.name.not_like("@%")
     if worker_state:  # the restore also needs module state such as the random generator's
-        visible = visible | DefinitionVersion.name.in_(WORKER_STATE)
+        visible = visible | DefinitionVersion.name.in_(WORKER_STATE) | DefinitionVersion.name.startswith(HIDDEN_CLASS)
     stmt = _newest_rows(DefinitionVersion, conversation_id).where(DefinitionVersion.id > after_id, visible)
     return list(session.scalars(stmt.order_by(DefinitionVersion.id)))
 
