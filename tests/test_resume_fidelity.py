@@ -575,3 +575,14 @@ def test_a_subclass_keeps_its_base_when_the_base_is_redefined(run_cli: Any) -> N
     for expected, got in steps:
         assert got == expected
     assert steps[2][1] == "old P False False old P\n"
+
+
+def test_an_instance_of_a_class_made_in_a_function_is_reported_when_the_block_runs(run_cli: Any, cli: Any) -> None:
+    block = ("def make():\n    class Q:\n        def __init__(self):\n            self.n = 3\n    return Q()\n"
+             "q = make()\nkeep = [1, 2]")
+    first = run_cli("run", "--new", block)
+    assert first.returncode == 0, first.stderr
+    assert "q: the class make.<locals>.Q was made by a call of that function" in first.stdout + first.stderr
+    later = run_cli("run", "print(keep, 'q' in dir())")
+    assert later.stdout.strip() == "[1, 2] False"
+    assert "LOST" in cli("vars").stdout

@@ -90,7 +90,13 @@ class Defs:
         if hidden is not None and hidden[0]() is cls:
             return hidden[1]
         name = self.hide(cls) if self.hide is not None else None
-        return class_qualname(cls) if name is None else name
+        if name is not None:
+            return name
+        qualname: str = class_qualname(cls)
+        if "<locals>" in qualname:
+            raise Reject(f"the class {qualname} was made by a call of that function, which a resume does not "
+                         "repeat (a class defined at the top level is kept)", "class")
+        return qualname
 
     def module_ref(self, x: Any) -> tuple[str, str] | None:
         """(module, qualname) of a library function or class the sandbox's imports hand out, else None.
