@@ -586,3 +586,19 @@ def test_an_instance_of_a_class_made_in_a_function_is_reported_when_the_block_ru
     later = run_cli("run", "print(keep, 'q' in dir())")
     assert later.stdout.strip() == "[1, 2] False"
     assert "LOST" in cli("vars").stdout
+
+
+def test_redefined_dataclass_and_enum_keep_their_members_and_registry(run_cli: Any) -> None:
+    define = ("from dataclasses import dataclass\nfrom enum import Enum\nregistry = []\n"
+              "def reg(c):\n    registry.append(c)\n    return c\n")
+    steps = _each_step_as_cpython(
+        run_cli,
+        define + "@reg\n@dataclass\nclass Pt:\n    x: int\n    y: int = 0\n"
+        "class Color(Enum):\n    RED = 1\n    GREEN = 2\np = Pt(1, 2)\nc = Color.GREEN\nprint(p, c)",
+        "@reg\n@dataclass\nclass Pt:\n    x: int\nclass Color(Enum):\n    RED = 1\n"
+        "print(p, type(p) is Pt, c, c is Color.RED, len(registry), registry[0] is type(p))",
+        "print(p, type(p) is Pt, c, c.value, type(c) is Color, len(registry), registry[0] is type(p),\n"
+        "      registry[1] is Pt, p == type(p)(1, 2), Pt(5))",
+    )
+    for expected, got in steps:
+        assert got == expected

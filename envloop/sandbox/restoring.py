@@ -165,15 +165,25 @@ class Restore:
             try:
                 self._class_state(name, value)
             except Exception as exc:
-                self.restored.remove(name)
+                if name in self.restored:
+                    self.restored.remove(name)
                 self._fail(name, f"its attributes could not be restored: {exc}")
         return {"restored": list(dict.fromkeys(self.restored)), "failed": self.failed}
 
     def _class_state(self, name: str, value: dict[str, Any]) -> None:
         """Decode a class's stored attributes and set them (see :func:`_apply_class_state`)."""
-        state = dict(self._decode(value))
-        self.snap.class_refs[name] = set(self.snap._name_refs(name, state).values())  # before it is taken apart
-        _apply_class_state(self.snap.interp.namespace[name], state)
+        snap = self.snap
+        held = snap.hidden.get(name) if name.startswith(HIDDEN_CLASS) else None
+        cls = held() if held is not None else snap.interp.namespace[name]
+        used: set[int] = set()
+        snap.defs.used = used
+        try:
+            state = dict(self._decode(value))
+        finally:
+            snap.defs.used = None
+        snap.class_uses[name] = frozenset(used - {id(cls)})
+        snap.class_refs[name] = set(snap._name_refs(name, state).values())  # before it is taken apart
+        _apply_class_state(cls, state)
 
     def _fail(self, name: str, error: str) -> None:
         self._done.add(name)
@@ -317,14 +327,10 @@ class Restore:
         digest = snap._statement(hidden, "class", source, cls)["digest"]
         value = item.get("value")
         if value:
-            used: set[int] = set()
-            snap.defs.used = used
             try:
-                state = dict(self._decode(value))
-            finally:
-                snap.defs.used = None
-            snap.class_uses[hidden] = frozenset(used - {id(cls)})
-            _apply_class_state(cls, state)
+                self._class_state(hidden, value)
+            except PendingName:  # it holds a name's object: once the values are back
+                self._deferred.append((hidden, value))
             digest = snap._class_digest(source, _value_digest(value))
         snap._remember(hidden, digest, False)
         return None
