@@ -602,3 +602,16 @@ def test_redefined_dataclass_and_enum_keep_their_members_and_registry(run_cli: A
     )
     for expected, got in steps:
         assert got == expected
+
+
+def test_a_class_nested_in_a_redefined_class_is_kept_with_its_outer_class(run_cli: Any) -> None:
+    steps = _each_step_as_cpython(
+        run_cli,
+        "class A:\n    tag = 'old'\n    class B:\n        def who(self):\n            return 'old B'\na = A()\nb = A.B()",
+        "class A:\n    tag = 'new'\n    class B:\n        def who(self):\n            return 'new B'\nA.B.extra = 1\n"
+        "print(b.who(), type(a).B is type(b), type(a).tag)",
+        "print(b.who(), type(a).B is type(b), type(a).tag, type(b) is A.B, A.B.extra)",
+    )
+    for expected, got in steps:
+        assert got == expected
+    assert steps[2][1] == "old B True old False 1\n"

@@ -108,7 +108,7 @@ def order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     hidden: dict[str, set[str]] = {}  # a name -> the superseded classes of that name (run before its readers)
     for name in names:
         if name.startswith(HIDDEN_CLASS):
-            hidden.setdefault(shown_name(name), set()).add(name)
+            hidden.setdefault(shown_name(name).split(".")[0], set()).add(name)
     needs = {}
     for i in statements:
         loads = _loads(str(i.get("source") or ""))
@@ -144,6 +144,7 @@ class Restore:
         self._in_values = False
         self._pending_classes = [str(i["name"]) for i in self.items if i.get("kind") == "class"]
         self._deferred: list[tuple[str, dict[str, Any]]] = []  # class states that refer to names
+        self._made_aside: dict[tuple[str, str], Any] = {}  # superseded classes made, by name and statement
 
     def run(self) -> dict[str, Any]:
         waiting = {str(i["name"]): i for i in self.items if not _runs_statement(i)}
@@ -293,7 +294,7 @@ class Restore:
         the attributes; only when a superseded class has a name it reads.
         """
         value = item.get("value")
-        hidden = {shown_name(name) for name in self.snap.hidden}
+        hidden = {shown_name(name).split(".")[0] for name in self.snap.hidden}
         if not value or not hidden & _loads(str(item.get("source") or "")):
             return {}
         try:
@@ -309,17 +310,22 @@ class Restore:
         """A superseded class (``@class:P:...``): its statement run, the class kept aside, ``P`` left as it was."""
         snap, ns = self.snap, self.snap.interp.namespace
         hidden, source = str(item["name"]), str(item.get("source") or "")
-        real = hidden[len(HIDDEN_CLASS):].split(":", 1)[0]
+        real, *path = shown_name(hidden).split(".")  # ``A.B``: the class B made in the body of (an earlier) A
         held = snap.hidden.get(hidden)
         cls = held() if held is not None else None
         if cls is None or snap.source_of.get(cls) != source:
-            with _bound(ns, {real: None, **self._bases(item)}):
-                error = self._run_statement(source)
-                made = ns.get(real)
-            if error is not None:
-                return error
+            made = self._made_aside.get((real, source))
+            if made is None:
+                with _bound(ns, {real: None, **self._bases(item)}):
+                    error = self._run_statement(source)
+                    made = ns.get(real)
+                if error is not None:
+                    return error
+                self._made_aside[(real, source)] = made  # one run for the class and those nested in it
+            for part in path:
+                made = class_namespace(made).get(part) if isinstance(made, type) else None
             if not isinstance(made, type):
-                return f"its statement did not define the class {real}"
+                return f"its statement did not define the class {shown_name(hidden)}"
             cls = made
             snap.hidden[hidden] = weakref.ref(cls)
             snap.defs.hidden[id(cls)] = (weakref.ref(cls), hidden)

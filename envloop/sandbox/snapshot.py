@@ -234,13 +234,14 @@ class Snapshotter:
         is superseded but the statement that made it is not known.
         """
         qualname = cls.__qualname__
-        if type(qualname) is not str or not qualname.isidentifier() or self.interp.namespace.get(qualname) is cls:
-            return None
+        parts = qualname.split(".") if type(qualname) is str else [""]
+        if not all(part.isidentifier() for part in parts) or self._held(parts) is cls:
+            return None  # made in a function (``f.<locals>.C``), or still where its name says
         source = self.source_of.get(cls)
         if source is None:
             if cls not in self.interp.own_classes:  # made by a call (namedtuple(...)): by its name, as before
                 return None
-            source = self._statement_of(cls)  # superseded in the block that made it
+            source = self._statement_of(cls)  # superseded in the block that made it, or nested in a class
             if source is None:
                 raise Reject(f"it refers to a class {qualname} that its name no longer holds, made by a "
                              "statement that cannot be run again on its own")
@@ -254,6 +255,13 @@ class Snapshotter:
         self.source_of[cls] = self.class_sources[hidden] = source
         return hidden
 
+    def _held(self, parts: list[str]) -> object:
+        """What the namespace holds at a class's qualname (``A.B``: the class ``B`` in ``A``'s body)."""
+        found: object = self.interp.namespace.get(parts[0])
+        for part in parts[1:]:
+            found = class_namespace(found).get(part) if isinstance(found, type) else None
+        return found
+
     def _statement_of(self, cls: type) -> str | None:
         """The top-level ``class`` statement that made ``cls``, found through the code of its body."""
         born = self.interp.class_born.get(cls)
@@ -266,7 +274,7 @@ class Snapshotter:
         except (Reject, SyntaxError):
             return None
         first = tree.body[0] if len(tree.body) == 1 else None
-        return statement if isinstance(first, ast.ClassDef) and first.name == cls.__qualname__ else None
+        return statement if isinstance(first, ast.ClassDef) and first.name == cls.__qualname__.split(".")[0] else None
 
     def _hidden_changes(self) -> list[dict[str, Any]]:
         """Superseded classes: stored (again when their attributes changed) while a value refers to them."""
@@ -541,7 +549,7 @@ class Snapshotter:
         superseded = {}
         for base in own_bases:
             try:
-                if self._hide(base) is not None:
+                if self._hide(base) is not None and base.__qualname__.isidentifier():
                     superseded[base.__qualname__] = base
             except Reject as exc:
                 not_kept.append(f"its base {base.__qualname__} ({exc.reason})")

@@ -39,8 +39,8 @@ MAX_TRACE_NAMES = 100_000  # names in all of a trace's statements
 MAX_NAME = 300  # characters in one name
 #: Reserved non-identifier names a change may carry (envloop.sandbox.module_state.NAMES; a test keeps them equal).
 MODULE_STATE = frozenset({"@random", "@decimal", "@calendar", "@csv"})
-#: A class its name no longer holds (envloop.sandbox._codec_defs.HIDDEN_CLASS): ``@class:P:<digest>[:n]``.
-_HIDDEN_CLASS = re.compile(r"@class:[^\W\d]\w*:[0-9a-f]{12}(?::[0-9]+)?")
+#: A class its name no longer holds (envloop.sandbox._codec_defs.HIDDEN_CLASS): ``@class:P:<digest>[:n]`` (``@class:A.B:...`` for a class nested in A's body).
+_HIDDEN_CLASS = re.compile(r"@class:[^\W\d]\w*(?:\.[^\W\d]\w*)*:[0-9a-f]{12}(?::[0-9]+)?")
 MAX_LINE = 10_000_000
 MAX_TEXT = 1 << 24  # characters in any one string field the host stores or shows
 
