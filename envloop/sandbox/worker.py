@@ -136,10 +136,10 @@ def rehearse(blocks: bool = False) -> None:
     result.update(op="result", duration_ms=0.0)
     protocol.FrameReader.decode(protocol.encode(result)[4:])
     if blocks:
-        _rehearse_blocks(Interpreter)
+        _rehearse_blocks()
 
 
-def _rehearse_blocks(interpreter: Callable[[], Any]) -> None:
+def _rehearse_blocks() -> None:
     """:data:`REHEARSAL_BLOCKS`, run and stored :data:`REHEARSAL_ROUNDS` times by throwaway objects.
 
     Through a worker's own runner and transport, over a socket pair this
@@ -147,7 +147,6 @@ def _rehearse_blocks(interpreter: Callable[[], Any]) -> None:
     offer is written before the block runs, and what the "worker" sent is
     read back and dropped after it (no frame waits on the other end).
     """
-    del interpreter
     host, inside = socket.socketpair()
     try:
         reader = protocol.FrameReader(inside)
