@@ -412,6 +412,22 @@ def test_the_blocks_the_template_rehearses_run_and_store_under_the_policy() -> N
     assert {"nums", "scale", "freq", "Point", "p"} <= stored
 
 
+def test_the_template_rehearses_through_a_workers_runner_and_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rehearsal block answers ok over the socket pair (an error there is swallowed: it would warm
+    nothing, silently) and the pair is closed again: the template keeps no descriptor."""
+    from envloop.sandbox import worker
+
+    replies: list[dict[str, object]] = []
+    real = worker._send_reply
+    monkeypatch.setattr(worker, "_send_reply", lambda sock, reply: (replies.append(reply), real(sock, reply)))
+    before = sorted(os.listdir("/proc/self/fd"))
+    worker._rehearse_blocks()
+    assert sorted(os.listdir("/proc/self/fd")) == before
+    assert len(replies) == worker.REHEARSAL_ROUNDS * len(worker.REHEARSAL_BLOCKS)
+    assert all(reply["ok"] for reply in replies), [r["error"] for r in replies if not r["ok"]]
+    assert {c["name"] for c in replies[0]["changes"]} == {"nums", "total"}  # type: ignore[union-attr]
+
+
 _REDEFINED = textwrap.dedent("""
     class P:
         def __init__(self, v):
