@@ -615,3 +615,28 @@ def test_a_class_nested_in_a_redefined_class_is_kept_with_its_outer_class(run_cl
     for expected, got in steps:
         assert got == expected
     assert steps[2][1] == "old B True old False 1\n"
+
+
+def test_exceptions_kept_as_values_come_back_with_their_state(run_cli: Any) -> None:
+    """Builtin and own exceptions (a data loop's collected errors): args, attributes, chaining, identity."""
+    steps = _each_step_as_cpython(
+        run_cli,
+        "class BadRow(ValueError):\n    def __init__(self, row, why):\n        super().__init__(f'row {row}: {why}')\n"
+        "        self.row = row\n        self.why = why\nerrors = []\nfor i, raw in enumerate(['1', 'x', '']):\n"
+        "    try:\n        if not raw:\n            raise BadRow(i, 'empty')\n        int(raw)\n"
+        "    except ValueError as e:\n        errors.append(e)\nlast = errors[-1]\n"
+        "try:\n    try:\n        1 / 0\n    except ZeroDivisionError as inner:\n"
+        "        raise RuntimeError('wrapped') from inner\nexcept RuntimeError as e:\n    chained = e\n"
+        "ose = FileNotFoundError(2, 'No such file', 'data.csv')\nimp = ImportError('no mod', name='nope')\n"
+        "class P:\n    pass\ntry:\n    P().missing\nexcept AttributeError as e:\n    ae = e\n"
+        "grp = ExceptionGroup('many', [ValueError(1), TypeError(2)])\nstop = StopIteration(42)\nsl = slice(2, None, -1)",
+        "for e in errors:\n    print(type(e).__name__, repr(e), e.args, getattr(e, 'row', None), isinstance(e, ValueError))\n"
+        "print(last is errors[-1], repr(chained), ose.errno, ose.filename, str(ose), imp.name, repr(imp))\n"
+        "print(ae.name, type(ae.obj).__name__, str(ae), repr(grp), stop.value, [0, 1, 2, 3][sl])\n"
+        "errors[0].args = ('changed',)\nlast.row = 99",
+        "try:\n    raise last\nexcept BadRow as e:\n    print('caught', e.row, e is errors[-1], errors[0].args)\n"
+        "try:\n    raise chained\nexcept RuntimeError as e:\n    print(repr(e), type(e).__name__)",
+    )
+    for expected, got in steps:
+        assert got == expected
+    assert "caught 99 True ('changed',)" in steps[2][1]

@@ -48,7 +48,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from envloop.sandbox._codec_common import DecodeError, Reject, class_qualname
+from envloop.sandbox._codec_common import DecodeError, Reject, class_mro, class_qualname, type_label
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.tracing import REGISTER
 
@@ -210,6 +210,8 @@ def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
     wrapped = _wrapped_parts(x, t)
     if wrapped is not None:
         return enc._frame(x, ["wr", wrapped[0]], iter(wrapped[1]), post=True)
+    if BaseException in class_mro(t):
+        return enc._frame(x, ["wr", "ex"], iter(_exception_parts(x, t, own)), post=True)
     ref = defs.module_ref(x)
     if ref is not None:
         return ["mref", *ref]
@@ -263,6 +265,68 @@ def _annotations(enc: Any, fn: types.FunctionType) -> dict[str, Any] | None:
     return found
 
 
+_OS_ERRORS: tuple[type, ...] = (OSError, *OSError.__subclasses__())
+#: Builtin exceptions whose state is their ``args`` (and ``__dict__``), and those with a little more.
+_EXCEPTION_STATE: dict[type, tuple[str, ...]] = {
+    ImportError: ("name", "path"), ModuleNotFoundError: ("name", "path"), NameError: ("name",),
+    UnboundLocalError: ("name",), AttributeError: ("name", "obj"),
+    **dict.fromkeys(_OS_ERRORS, ("errno", "strerror", "filename", "filename2")),
+}
+_exc_args = BaseException.__dict__["args"]
+_exc_dict = BaseException.__dict__["__dict__"]
+_exc_links = tuple(BaseException.__dict__[k] for k in ("__cause__", "__context__", "__suppress_context__"))
+
+
+def _builtin_base(t: type) -> type:
+    """The first class of ``t``'s MRO that the ``builtins`` module defines (an exception class)."""
+    found: type = next(c for c in class_mro(t) if _type_module(c) == "builtins")
+    return found
+
+
+def _exception_parts(x: BaseException, t: type, own: Mapping[int, type]) -> tuple[Any, ...]:
+    """``["wr", "ex", class, args, __dict__, __cause__, __context__, __suppress_context__, extra]``.
+
+    A builtin exception, or one of a conversation class whose other bases are
+    builtin exceptions too: what its constructor took (``args``), its
+    attributes, and the exceptions it chains to. Not its traceback (frames of
+    a run that is over). Read through ``BaseException``'s own descriptors, so
+    no class of the conversation runs; rebuilt without calling its
+    ``__init__`` (see :func:`_exception`). Library exceptions keep state their
+    constructor computed elsewhere (``json.JSONDecodeError.pos``): refused.
+    """
+    base = _builtin_base(t)
+    if any(c is not base and id(c) not in own for c in class_mro(t)[: class_mro(t).index(base)]):
+        raise Reject(f"{type_label(t)} objects cannot be stored: only builtin exceptions and the "
+                     "conversation's own exception classes can be", "other")
+    extra = {key: getattr(x, key) for cls in class_mro(base) for key in _EXCEPTION_STATE.get(cls, ())}
+    cause, context, suppress = (link.__get__(x) for link in _exc_links)
+    return (t, _exc_args.__get__(x), dict(_exc_dict.__get__(x)), cause, context, suppress, extra or None)
+
+
+def _exception(items: list[Any]) -> BaseException:
+    """The exception :func:`_exception_parts` stored, made by its builtin base's own ``__new__`` and ``__init__``."""
+    cls, args, attrs, cause, context, suppress, extra = items
+    if not isinstance(cls, type) or BaseException not in class_mro(cls) or type(args) is not tuple:
+        raise DecodeError("a stored exception is corrupt")
+    base = _builtin_base(cls)
+    extra = dict(extra or {})
+    keywords = {k: extra.pop(k) for k in ("name", "path") if k in extra} if ImportError in class_mro(base) else {}
+    made = args
+    if OSError in class_mro(base) and extra.get("errno") is not None:  # its args drop the file names
+        made = (extra["errno"], extra["strerror"], extra["filename"], None, extra["filename2"])
+    maker: Any = base  # its own __new__ and __init__ (C code), never a conversation class's
+    exc: BaseException = maker.__new__(cls, *made)
+    maker.__init__(exc, *made, **keywords)
+    for key in ("name", "obj"):
+        if key in extra:
+            setattr(exc, key, extra[key])
+    if type(attrs) is dict:
+        _exc_dict.__get__(exc).update(attrs)
+    for link, value in zip(_exc_links, (cause, context, suppress), strict=True):
+        link.__set__(exc, value)
+    return exc
+
+
 def _wrapped_parts(x: Any, t: type) -> tuple[str, tuple[Any, ...]] | None:
     """``["wr", kind, parts...]``: an object that is its parts and a constructor.
 
@@ -281,6 +345,8 @@ def _wrapped_parts(x: Any, t: type) -> tuple[str, tuple[Any, ...]] | None:
         return "cm", (x.__func__,)
     if t is property:
         return "pr", (x.fget, x.fset, x.fdel, x.__doc__)
+    if t is slice:
+        return "sl", (x.start, x.stop, x.step)
     if t is types.GenericAlias:
         return "ga", (x.__origin__, *x.__args__)
     origin: Any = getattr(x, "__origin__", None)
@@ -409,6 +475,10 @@ def finish_wrapped(node: list[Any], items: list[Any]) -> object:
             return classmethod(items[0])
         if kind == "pr":
             return property(*items[:4])
+        if kind == "sl":
+            return slice(*items[:3])
+        if kind == "ex":
+            return _exception(items)
         if kind == "ga":
             return types.GenericAlias(items[0], tuple(items[1:]))
         if kind == "gc":
@@ -449,5 +519,6 @@ def preview_def(node: list[Any]) -> str:
     if node[0] == "nref":
         return str(node[1])
     if node[0] == "wr":
-        return {"sm": "<staticmethod>", "cm": "<classmethod>", "pr": "<property>"}.get(node[1], "<type hint>")
+        return {"sm": "<staticmethod>", "cm": "<classmethod>", "pr": "<property>", "sl": "<slice>",
+                "ex": "<exception>"}.get(node[1], "<type hint>")
     return str(node[1])

@@ -25,6 +25,7 @@ from envloop.sandbox._codec_common import (
     SHARE_MIN,
     Layout,
     Reject,
+    class_mro,
     class_namespace,
     dump,
     float_text,
@@ -150,9 +151,9 @@ class Encoder:
         leaf = LEAF_ENCODERS.get(id(t))
         if leaf is not None:
             return leaf(x)
-        if id(t) in self._own:
-            return self._instance(x, t)
-        found = encode_def(self, x, t, self._own)  # functions, class and builtin references
+        if id(t) in self._own and (BaseException not in class_mro(t) or current_defs() is None):
+            return self._instance(x, t)  # (an own exception, in a worker: by encode_def, as an exception)
+        found = encode_def(self, x, t, self._own)  # functions, class and builtin references, exceptions
         if found is not None:
             return found
         raise foreign(t)

@@ -115,6 +115,17 @@ def _render_tagged(w: _Writer, node: list[Any], depth: int) -> None:
     elif tag in ("S@", "b@"):
         first = json.loads(w.fetch(node[1])) if w.fetch else ""
         _render(w, first if tag == "S@" else ["b", first], depth)
+    elif tag == "wr" and node[1] in ("ex", "sl") and len(node) > 3:  # ``ValueError('bad', 3)``, ``slice(2, None)``
+        parts = w.children(node, 2)
+        if node[1] == "ex":
+            cls, args = islice(parts, 2)
+            w.put(shown_name(cls[1]) if type(cls) is list and cls[:1] in (["bi"], ["cref"]) else "<exception>")
+            parts = w.children(args, 1) if type(args) is list and args[:1] == ["t"] else iter(())
+        else:
+            w.put("slice")
+        w.put("(")
+        _render_body(w, parts, False, depth)
+        w.put(")")
     elif tag in DEF_TAGS:
         w.put(preview_def(node))
     elif tag == "int":

@@ -31,7 +31,13 @@ from itertools import chain
 from typing import Any
 
 from envloop.sandbox import codec, stream
-from envloop.sandbox._codec_common import SHARE_MIN, class_namespace, class_qualname, type_label
+from envloop.sandbox._codec_common import (
+    SHARE_MIN,
+    class_mro,
+    class_namespace,
+    class_qualname,
+    type_label,
+)
 from envloop.sandbox._codec_fast import _longest
 from envloop.sandbox._codec_preview import summary
 from envloop.sandbox._codec_survey import Survey, survey
@@ -231,7 +237,8 @@ class Aliases:
 
 
 def groupable(value: object) -> bool:
-    """Plain containers, functions and the conversation's own instances; never classes, modules or library objects."""
+    """Plain containers, functions, exceptions and the conversation's own instances; never classes, modules or
+    library objects."""
     t = type(value)
     if t in _SEQUENCES or t in _MAPPINGS or t is types.FunctionType or t is bytearray:
         return True
@@ -239,6 +246,8 @@ def groupable(value: object) -> bool:
         return True
     if t is str or t is bytes:
         return len(value) >= SHARE_MIN  # type: ignore[arg-type]
+    if BaseException in class_mro(t):  # exceptions are stored (and mutable: args, attributes)
+        return True
     return not isinstance(value, type) and class_namespace(t).get("__module__") == "__main__"
 
 

@@ -30,6 +30,9 @@ stay apart), else a JSON array whose first item is a tag:
     ["O", Class, kind, nfields, field, value..., item...]   one extending list/tuple/dict/set/frozenset
                                             (namedtuple and typing.NamedTuple classes are kind "t")
     ["e", Enum, member] / ["e", Enum, null, int]   member of a conversation Enum / a Flag combination
+    ["wr", "ex", Class, args, __dict__, cause, context, suppress_context, extra]   an exception, builtin or
+                                            of a conversation class (no traceback; see _codec_defs)
+    ["wr", "sl", start, stop, step]  slice   (other "wr" kinds: staticmethod, property, type hints...)
     ["r", n]   the object numbered n again (shared reference or cycle)
     ["x", i]   defs[i], inline as far as numbering goes (keeps JSON nesting shallow for deep values)
     ["=", n, NODE]   walk NODE (it may define objects) but the value is object n (see below)
