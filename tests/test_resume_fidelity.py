@@ -234,7 +234,7 @@ def test_a_lru_cache_function_is_kept_by_its_def_and_says_its_cache_is_not(run_c
 
 
 def test_an_unstorable_function_is_reported_lost_by_name(run_cli: Any) -> None:
-    first = run_cli("run", "--new", "import functools\nadd3 = functools.partial(lambda a, b: a + b, 3)")
+    first = run_cli("run", "--new", "import functools\nadd3 = functools.lru_cache(lambda a, b: a + b)")
     assert "add3" in first.stdout + first.stderr
     listing = run_cli("vars")
     assert "add3" in listing.stdout and "LOST" in listing.stdout
@@ -640,3 +640,19 @@ def test_exceptions_kept_as_values_come_back_with_their_state(run_cli: Any) -> N
     for expected, got in steps:
         assert got == expected
     assert "caught 99 True ('changed',)" in steps[2][1]
+
+
+def test_partial_array_and_chainmap_come_back_sharing_what_they_shared(run_cli: Any) -> None:
+    steps = _each_step_as_cpython(
+        run_cli,
+        "from functools import partial\nfrom collections import ChainMap\nimport array\n"
+        "def power(base, exp=2):\n    return base ** exp\ncube = partial(power, exp=3)\ncube.note = 'three'\n"
+        "half = partial(round, ndigits=1)\narr = array.array('d', [1.5, 2.5])\n"
+        "defaults = {'color': 'red', 'size': 1}\nover = {'size': 2}\ncm = ChainMap(over, defaults)",
+        "print(cube(2), cube.note, half(2.345), arr.tolist(), cm['size'], cm['color'], cm.maps[1] is defaults)\n"
+        "over['size'] = 5\narr.append(9)",
+        "print(cm['size'], arr.tolist(), cm.maps[0] is over, cube.keywords, cube.func is power)",
+    )
+    for expected, got in steps:
+        assert got == expected
+    assert steps[2][1] == "5 [1.5, 2.5, 9.0] True {'exp': 3} True\n"

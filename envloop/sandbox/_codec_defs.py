@@ -39,6 +39,8 @@ and classes are refused as before.
 
 from __future__ import annotations
 
+import array
+import collections
 import collections.abc
 import contextlib
 import functools
@@ -52,7 +54,7 @@ from envloop.sandbox._codec_common import DecodeError, Reject, class_mro, class_
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.tracing import REGISTER
 
-__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "CodeIndex", "Defs", "active", "current", "shown_name"]
+__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "CodeIndex", "Defs", "active", "current", "exception_parts", "shown_name"]
 
 DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr", "nref"})  # the tags previews render here
 FN_HEAD = 8
@@ -265,13 +267,24 @@ def _annotations(enc: Any, fn: types.FunctionType) -> dict[str, Any] | None:
     return found
 
 
-_OS_ERRORS: tuple[type, ...] = (OSError, *OSError.__subclasses__())
-#: Builtin exceptions whose state is their ``args`` (and ``__dict__``), and those with a little more.
+_partial_dict = functools.partial.__dict__["__dict__"].__get__
+#: What the builtin exceptions that keep more than ``args`` (and ``__dict__``) keep, by the class declaring it.
 _EXCEPTION_STATE: dict[type, tuple[str, ...]] = {
-    ImportError: ("name", "path"), ModuleNotFoundError: ("name", "path"), NameError: ("name",),
-    UnboundLocalError: ("name",), AttributeError: ("name", "obj"),
-    **dict.fromkeys(_OS_ERRORS, ("errno", "strerror", "filename", "filename2")),
+    ImportError: ("name", "path"), NameError: ("name",), AttributeError: ("name", "obj"),
+    OSError: ("errno", "strerror", "filename", "filename2"),
 }
+
+
+def exception_extra(x: BaseException, base: type) -> dict[str, Any]:
+    """Those fields of ``x`` (``base``: its builtin class), read through the declaring class's descriptors."""
+    return {key: cls.__dict__[key].__get__(x) for cls in class_mro(base) for key in _EXCEPTION_STATE.get(cls, ())}
+
+
+def exception_parts(x: BaseException) -> list[Any]:
+    """What an exception holds besides its class: args, attributes, chained exceptions, builtin fields."""
+    extra = exception_extra(x, _builtin_base(type(x)))
+    return [_exc_args.__get__(x), _exc_dict.__get__(x), *(link.__get__(x) for link in _exc_links[:2]),
+            *extra.values()]
 _exc_args = BaseException.__dict__["args"]
 _exc_dict = BaseException.__dict__["__dict__"]
 _exc_links = tuple(BaseException.__dict__[k] for k in ("__cause__", "__context__", "__suppress_context__"))
@@ -298,7 +311,7 @@ def _exception_parts(x: BaseException, t: type, own: Mapping[int, type]) -> tupl
     if any(c is not base and id(c) not in own for c in class_mro(t)[: class_mro(t).index(base)]):
         raise Reject(f"{type_label(t)} objects cannot be stored: only builtin exceptions and the "
                      "conversation's own exception classes can be", "other")
-    extra = {key: getattr(x, key) for cls in class_mro(base) for key in _EXCEPTION_STATE.get(cls, ())}
+    extra = exception_extra(x, base)
     cause, context, suppress = (link.__get__(x) for link in _exc_links)
     return (t, _exc_args.__get__(x), dict(_exc_dict.__get__(x)), cause, context, suppress, extra or None)
 
@@ -347,6 +360,12 @@ def _wrapped_parts(x: Any, t: type) -> tuple[str, tuple[Any, ...]] | None:
         return "pr", (x.fget, x.fset, x.fdel, x.__doc__)
     if t is slice:
         return "sl", (x.start, x.stop, x.step)
+    if t is functools.partial:  # its function, arguments and attributes; rebuilt by partial itself
+        return "pt", (x.func, x.args, x.keywords, _partial_dict(x) or None)
+    if t is array.array:
+        return "ar", (x.typecode, x.tobytes())
+    if t is collections.ChainMap:
+        return "chm", (x.maps,)
     if t is types.GenericAlias:
         return "ga", (x.__origin__, *x.__args__)
     origin: Any = getattr(x, "__origin__", None)
@@ -477,6 +496,17 @@ def finish_wrapped(node: list[Any], items: list[Any]) -> object:
             return property(*items[:4])
         if kind == "sl":
             return slice(*items[:3])
+        if kind == "pt":
+            made = functools.partial(items[0], *items[1], **items[2])
+            if items[3]:
+                _partial_dict(made).update(items[3])
+            return made
+        if kind == "ar":
+            return array.array(items[0], items[1])
+        if kind == "chm":
+            chain_map: collections.ChainMap[Any, Any] = collections.ChainMap()
+            chain_map.maps = items[0]  # the stored list itself: what ``maps`` was, shared as it was
+            return chain_map
         if kind == "ex":
             return _exception(items)
         if kind == "ga":
@@ -520,5 +550,6 @@ def preview_def(node: list[Any]) -> str:
         return str(node[1])
     if node[0] == "wr":
         return {"sm": "<staticmethod>", "cm": "<classmethod>", "pr": "<property>", "sl": "<slice>",
-                "ex": "<exception>"}.get(node[1], "<type hint>")
+                "ex": "<exception>", "pt": "<functools.partial>", "ar": "<array.array>",
+                "chm": "<ChainMap>"}.get(node[1], "<type hint>")
     return str(node[1])

@@ -23,7 +23,9 @@ refers to, found by reference counts rather than by collecting every id.
 
 from __future__ import annotations
 
+import array
 import collections
+import functools
 import hashlib
 import types
 from collections.abc import Callable, Iterator
@@ -38,6 +40,7 @@ from envloop.sandbox._codec_common import (
     class_qualname,
     type_label,
 )
+from envloop.sandbox._codec_defs import exception_parts
 from envloop.sandbox._codec_fast import _longest
 from envloop.sandbox._codec_preview import summary
 from envloop.sandbox._codec_survey import Survey, survey
@@ -48,7 +51,8 @@ REACH_CAP = 100_000
 _LEAVES = frozenset({int, float, str, bytes, bool, type(None), complex})
 _SEQUENCES = frozenset({list, tuple, set, frozenset, collections.deque})
 _MAPPINGS = frozenset({dict, collections.OrderedDict, collections.Counter, collections.defaultdict})
-_SHAREABLE_LEAVES = frozenset({bytearray})
+_SHAREABLE_LEAVES = frozenset({bytearray, array.array})
+_GROUPABLE = frozenset({functools.partial, collections.ChainMap, array.array})
 _TEXT = frozenset({str, bytes})
 _METHOD_OWNERS: frozenset[type] = frozenset({list, dict, set, bytearray, collections.deque})
 _SURVEYED = frozenset({list, tuple, dict})
@@ -93,6 +97,14 @@ def reach(value: object, cap: int = REACH_CAP, plan: Survey | None = None) -> fr
                 pass
         elif t in _SHAREABLE_LEAVES or isinstance(x, type):
             continue
+        elif t is functools.partial:
+            stack.extend((x.func, x.args, x.keywords))
+        elif t is collections.ChainMap:
+            stack.append(x.maps)
+        elif t is slice:
+            stack.extend((x.start, x.stop, x.step))
+        elif BaseException in class_mro(t):  # its args, chained exceptions and a few builtin fields
+            stack.extend(exception_parts(x))
         else:
             state = _instance_dict(x)
             if state is not None:
@@ -246,7 +258,7 @@ def groupable(value: object) -> bool:
         return True
     if t is str or t is bytes:
         return len(value) >= SHARE_MIN  # type: ignore[arg-type]
-    if BaseException in class_mro(t):  # exceptions are stored (and mutable: args, attributes)
+    if t in _GROUPABLE or BaseException in class_mro(t):  # stored, and mutable or holding what is
         return True
     return not isinstance(value, type) and class_namespace(t).get("__module__") == "__main__"
 
