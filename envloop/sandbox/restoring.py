@@ -145,6 +145,7 @@ class Restore:
         self._pending_classes = [str(i["name"]) for i in self.items if i.get("kind") == "class"]
         self._deferred: list[tuple[str, dict[str, Any]]] = []  # class states that refer to names
         self._made_aside: dict[tuple[str, str], Any] = {}  # superseded classes made, by name and statement
+        self._group_uses: dict[tuple[str, ...], frozenset[int]] = {}  # the classes each decoded group refers to
 
     def run(self) -> dict[str, Any]:
         waiting = {str(i["name"]): i for i in self.items if not _runs_statement(i)}
@@ -155,6 +156,7 @@ class Restore:
                 # yet); rebuild them again now, so whatever a class statement did to them is undone.
                 self._in_values = True
                 self._groups.clear()
+                self._group_uses.clear()
                 self._done -= self._early
             if name in self._done:
                 continue
@@ -263,8 +265,12 @@ class Restore:
             return stream.decode_value(value, classes, self.snap.chunk_sink.fetch)
         key = tuple(value.get("chunks") or ())
         group = self._groups.get(key)
+        used = self.snap.defs.used
         if group is None:
             group = self._groups[key] = stream.decode_value(value, classes, self.snap.chunk_sink.fetch)
+            self._group_uses[key] = frozenset(used or ())
+        elif used is not None:  # decoded once for all its members: each refers to its classes
+            used.update(self._group_uses.get(key, ()))
         if type(group) is not dict or member not in group:
             raise ValueError(f"the stored group holds no {member!r}")
         return group[member]
