@@ -158,7 +158,7 @@ def test_a_nested_class_changed_after_the_statement_survives(run_cli: Any) -> No
 
 
 def test_an_attribute_that_cannot_be_stored_makes_the_class_reported_lost(run_cli: Any) -> None:
-    first = run_cli("run", "--new", "class G:\n    pass\nG.it = iter([1, 2])\nclass H:\n    it = iter([1])")
+    first = run_cli("run", "--new", "class G:\n    pass\nG.it = (n for n in [1, 2])\nclass H:\n    it = (n for n in [1])")
     assert "G: attributes set after its class statement cannot be stored: it" in first.stderr
     listing = run_cli("vars")
     g_line = next(line for line in listing.stdout.splitlines() if line.startswith("G "))
@@ -238,8 +238,8 @@ def test_an_unstorable_function_is_reported_lost_by_name(run_cli: Any) -> None:
     assert "add3" in first.stdout + first.stderr
     listing = run_cli("vars")
     assert "add3" in listing.stdout and "LOST" in listing.stdout
-    closure = run_cli("run", "def mk():\n    it = iter([1])\n    return lambda: next(it)\nh = mk()")
-    assert "h (a closure variable): objects of library type list_iterator cannot be stored" in closure.stderr
+    closure = run_cli("run", "def mk():\n    it = (n for n in [1])\n    return lambda: next(it)\nh = mk()")
+    assert "h (a closure variable): generator objects cannot be stored" in closure.stderr
     resumed = run_cli("run", "h()")
     assert "could not restore h" in resumed.stderr and "NameError" in resumed.stderr  # never a different h
 
@@ -656,3 +656,17 @@ def test_partial_array_and_chainmap_come_back_sharing_what_they_shared(run_cli: 
     for expected, got in steps:
         assert got == expected
     assert steps[2][1] == "5 [1.5, 2.5, 9.0] True {'exp': 3} True\n"
+
+
+def test_an_iterator_over_a_list_keeps_its_place_and_its_list(run_cli: Any) -> None:
+    steps = _each_step_as_cpython(
+        run_cli,
+        "rows = [['id', 'name'], [1, 'a'], [2, 'b']]\nit = iter(rows)\nheader = next(it)\nchars = iter('héllo')\n"
+        "next(chars)\nnums = iter(range(10, 20))\nnext(nums)\nback = reversed([1, 2, 3])\nnext(back)\n"
+        "done = iter([1])\nnext(done)\nsame = it",
+        "print(next(it), next(chars), next(nums), next(back), list(done), same is it)\nrows.append([3, 'c'])",
+        "print(list(it), list(chars), next(nums), list(back))",
+    )
+    for expected, got in steps:
+        assert got == expected
+    assert steps[2][1] == "[[2, 'b'], [3, 'c']] ['l', 'l', 'o'] 12 [1]\n"

@@ -54,7 +54,8 @@ from envloop.sandbox._codec_common import DecodeError, Reject, class_mro, class_
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.tracing import REGISTER
 
-__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "CodeIndex", "Defs", "active", "current", "exception_parts", "shown_name"]
+__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "ITERATORS", "CodeIndex", "Defs", "active", "current", "exception_parts",
+           "iterator_parts", "shown_name"]
 
 DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr", "nref"})  # the tags previews render here
 FN_HEAD = 8
@@ -268,6 +269,33 @@ def _annotations(enc: Any, fn: types.FunctionType) -> dict[str, Any] | None:
 
 
 _partial_dict = functools.partial.__dict__["__dict__"].__get__
+#: Iterators over a list, tuple, str, bytes or range (``it = iter(rows); next(it)``, ``reversed(xs)``):
+#: stored as what they go over and where they are (their own ``__reduce__``, C code).
+ITERATORS = frozenset(type(it) for it in (
+    iter([]), iter(()), iter(""), iter("\u20ac"), iter(b""), iter(range(0)), iter(range(1 << 64)), reversed([])))
+_ITERABLES = (list, tuple, str, bytes, range)
+
+
+def iterator_parts(x: Any) -> tuple[Any, ...]:
+    """``(maker, sequence, position)`` of such an iterator (``maker``: "iter" or "reversed")."""
+    reduce: Any = type(x).__reduce__  # the iterator type's own (C), never a conversation's
+    maker, args, *position = reduce(x)
+    seq = args[0] if type(args) is tuple and len(args) == 1 else None
+    if type(seq) not in _ITERABLES:
+        raise Reject(f"{type_label(type(x))} objects cannot be stored: it goes over a {type_label(type(seq))}", "other")
+    return ("reversed" if maker is reversed else "iter", seq, position[0] if position else None)
+
+
+def _iterator(items: list[Any]) -> Any:
+    maker, seq, position = items[:3]
+    if maker not in ("iter", "reversed") or type(seq) not in _ITERABLES or not (position is None or type(position) is int):
+        raise DecodeError("a stored iterator is corrupt")
+    made = reversed(seq) if maker == "reversed" else iter(seq)
+    if position is not None:
+        made.__setstate__(position)
+    return made
+
+
 #: What the builtin exceptions that keep more than ``args`` (and ``__dict__``) keep, by the class declaring it.
 _EXCEPTION_STATE: dict[type, tuple[str, ...]] = {
     ImportError: ("name", "path"), NameError: ("name",), AttributeError: ("name", "obj"),
@@ -366,6 +394,8 @@ def _wrapped_parts(x: Any, t: type) -> tuple[str, tuple[Any, ...]] | None:
         return "ar", (x.typecode, x.tobytes())
     if t is collections.ChainMap:
         return "chm", (x.maps,)
+    if t in ITERATORS:
+        return "it", iterator_parts(x)
     if t is types.GenericAlias:
         return "ga", (x.__origin__, *x.__args__)
     origin: Any = getattr(x, "__origin__", None)
@@ -503,6 +533,8 @@ def finish_wrapped(node: list[Any], items: list[Any]) -> object:
             return made
         if kind == "ar":
             return array.array(items[0], items[1])
+        if kind == "it":
+            return _iterator(items)
         if kind == "chm":
             chain_map: collections.ChainMap[Any, Any] = collections.ChainMap()
             chain_map.maps = items[0]  # the stored list itself: what ``maps`` was, shared as it was
@@ -550,6 +582,6 @@ def preview_def(node: list[Any]) -> str:
         return str(node[1])
     if node[0] == "wr":
         return {"sm": "<staticmethod>", "cm": "<classmethod>", "pr": "<property>", "sl": "<slice>",
-                "ex": "<exception>", "pt": "<functools.partial>", "ar": "<array.array>",
+                "ex": "<exception>", "pt": "<functools.partial>", "ar": "<array.array>", "it": "<iterator>",
                 "chm": "<ChainMap>"}.get(node[1], "<type hint>")
     return str(node[1])

@@ -40,7 +40,7 @@ from envloop.sandbox._codec_common import (
     class_qualname,
     type_label,
 )
-from envloop.sandbox._codec_defs import exception_parts
+from envloop.sandbox._codec_defs import ITERATORS, exception_parts
 from envloop.sandbox._codec_fast import _longest
 from envloop.sandbox._codec_preview import summary
 from envloop.sandbox._codec_survey import Survey, survey
@@ -103,6 +103,8 @@ def reach(value: object, cap: int = REACH_CAP, plan: Survey | None = None) -> fr
             stack.append(x.maps)
         elif t is slice:
             stack.extend((x.start, x.stop, x.step))
+        elif t in ITERATORS:  # what it goes over (``it = iter(rows)`` shares ``rows``)
+            stack.append(x.__reduce__()[1][0])
         elif BaseException in class_mro(t):  # its args, chained exceptions and a few builtin fields
             stack.extend(exception_parts(x))
         else:
@@ -258,7 +260,7 @@ def groupable(value: object) -> bool:
         return True
     if t is str or t is bytes:
         return len(value) >= SHARE_MIN  # type: ignore[arg-type]
-    if t in _GROUPABLE or BaseException in class_mro(t):  # stored, and mutable or holding what is
+    if t in _GROUPABLE or t in ITERATORS or BaseException in class_mro(t):  # stored, and mutable or holding what is
         return True
     return not isinstance(value, type) and class_namespace(t).get("__module__") == "__main__"
 
