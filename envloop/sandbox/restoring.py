@@ -336,16 +336,19 @@ class Restore:
             snap.hidden[hidden] = weakref.ref(cls)
             snap.defs.hidden[id(cls)] = (weakref.ref(cls), hidden)
             snap.source_of[cls] = snap.class_sources[hidden] = source
-        digest = snap._statement(hidden, "class", source, cls)["digest"]
-        value = item.get("value")
-        if value:
-            try:
-                self._class_state(hidden, value)
-            except PendingName:  # it holds a name's object: once the values are back
-                self._deferred.append((hidden, value))
-            digest = snap._class_digest(source, _value_digest(value))
-        snap._remember(hidden, digest, False)
+        snap._remember(hidden, self._attributes(hidden, source, item, cls), False)
         return None
+
+    def _attributes(self, name: str, source: str, item: dict[str, Any], cls: type) -> str:
+        """Set a class's stored attributes (later, if they hold a name's object); the digest of its version."""
+        value = item.get("value")
+        if not value:
+            return str(self.snap._statement(name, "class", source, cls)["digest"])
+        try:
+            self._class_state(name, value)
+        except PendingName:  # it holds a name's object: once the values are back
+            self._deferred.append((name, value))
+        return str(self.snap._class_digest(source, _value_digest(value)))
 
     def _statement(self, item: dict[str, Any]) -> str | None:
         """Run an import, class or def statement -- the definition itself, under a timer."""
@@ -364,20 +367,14 @@ class Restore:
                 return error
             if name not in ns:
                 return f"its statement did not define {name}"
-        digest = snap._statement(name, kind, source, ns[name])["digest"]
-        if kind == "class":
-            snap.class_sources[name] = source
-            if isinstance(ns[name], type):
-                snap.class_of[name] = weakref.ref(ns[name])
-                snap.source_of.setdefault(ns[name], source)
-            value = item.get("value")
-            if value:
-                try:
-                    self._class_state(name, value)
-                except PendingName:  # it holds a name's object: once the values are back
-                    self._deferred.append((name, value))
-                digest = snap._class_digest(source, _value_digest(value))
-        snap._remember(name, digest, kind != "class")
+        if kind != "class":
+            snap._remember(name, snap._statement(name, kind, source, ns[name])["digest"], True)
+            return None
+        snap.class_sources[name] = source
+        if isinstance(ns[name], type):
+            snap.class_of[name] = weakref.ref(ns[name])
+            snap.source_of.setdefault(ns[name], source)
+        snap._remember(name, self._attributes(name, source, item, ns[name]), False)
         return None
 
 
