@@ -269,6 +269,7 @@ def _annotations(enc: Any, fn: types.FunctionType) -> dict[str, Any] | None:
 
 
 _partial_dict = functools.partial.__dict__["__dict__"].__get__
+_MEMBER = types.MemberDescriptorType
 #: Iterators over a list, tuple, str, bytes or range (``it = iter(rows); next(it)``, ``reversed(xs)``):
 #: stored as what they go over and where they are (their own ``__reduce__``, C code).
 ITERATORS = frozenset(type(it) for it in (
@@ -336,9 +337,12 @@ def _exception_parts(x: BaseException, t: type, own: Mapping[int, type]) -> tupl
     constructor computed elsewhere (``json.JSONDecodeError.pos``): refused.
     """
     base = _builtin_base(t)
-    if any(c is not base and id(c) not in own for c in class_mro(t)[: class_mro(t).index(base)]):
+    above = class_mro(t)[: class_mro(t).index(base)]
+    if any(id(c) not in own for c in above):
         raise Reject(f"{type_label(t)} objects cannot be stored: only builtin exceptions and the "
                      "conversation's own exception classes can be", "other")
+    if any(type(v) is _MEMBER for c in above for v in vars(c).values()):
+        raise Reject(f"{type_label(t)} objects cannot be stored: an exception class with __slots__", "other")
     extra = exception_extra(x, base)
     cause, context, suppress = (link.__get__(x) for link in _exc_links)
     return (t, _exc_args.__get__(x), dict(_exc_dict.__get__(x)), cause, context, suppress, extra or None)
@@ -358,9 +362,10 @@ def _exception(items: list[Any]) -> BaseException:
     maker: Any = base  # its own __new__ and __init__ (C code), never a conversation class's
     exc: BaseException = maker.__new__(cls, *made)
     maker.__init__(exc, *made, **keywords)
-    for key in ("name", "obj"):
-        if key in extra:
-            setattr(exc, key, extra[key])
+    for declaring in class_mro(base):  # NameError.name, AttributeError.obj: through their own descriptors
+        for key in ("name", "obj"):
+            if key in extra and key in _EXCEPTION_STATE.get(declaring, ()):
+                declaring.__dict__[key].__set__(exc, extra.pop(key))
     if type(attrs) is dict:
         _exc_dict.__get__(exc).update(attrs)
     for link, value in zip(_exc_links, (cause, context, suppress), strict=True):
