@@ -670,3 +670,9 @@ def test_an_iterator_over_a_list_keeps_its_place_and_its_list(run_cli: Any) -> N
     for expected, got in steps:
         assert got == expected
     assert steps[2][1] == "[[2, 'b'], [3, 'c']] ['l', 'l', 'o'] 12 [1]\n"
+
+
+def test_an_exception_class_with_slots_is_reported_not_stored(run_cli: Any) -> None:
+    first = run_cli("run", "--new", "class SE(Exception):\n    __slots__ = ('x',)\ns = SE('a')\ns.x = 1\nkeep = 1")
+    assert first.returncode == 0, first.stderr
+    assert "s: SE objects cannot be stored: an exception class with __slots__" in first.stdout + first.stderr
