@@ -398,7 +398,10 @@ def _wrapped_parts(x: Any, t: type) -> tuple[str, tuple[Any, ...]] | None:
     if t is array.array:
         return "ar", (x.typecode, x.tobytes())
     if t is collections.ChainMap:
-        return "chm", (x.maps,)
+        state = vars(x)
+        if list(state) != ["maps"]:  # an attribute set on it would be lost
+            raise Reject("a ChainMap with attributes of its own cannot be stored", "other")
+        return "chm", (state["maps"],)
     if t in ITERATORS:
         return "it", iterator_parts(x)
     if t is types.GenericAlias:
