@@ -60,12 +60,23 @@ class Follower:
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """Around the chat's own work: nothing is shown meanwhile, and what it wrote counts as seen."""
+        """Around the chat's own work: nothing is shown meanwhile, and what it wrote counts as seen.
+
+        The newest ids are read again right when the work ends, here: read later
+        by the follower's thread (up to a poll later), they also swallowed a
+        block another process ran in between, which then never showed.
+        """
         with self._paused:
             try:
                 yield
             finally:
-                self._cid = None  # re-read the newest ids (the conversation may have changed too)
+                self._cid = None  # the conversation may have changed too
+                try:
+                    cid = self.current()
+                    if cid is not None:
+                        self._rebase(cid)
+                except Exception:  # a lost database: the follower's thread tries again
+                    logger.debug("chat follower: could not read the newest ids", exc_info=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
