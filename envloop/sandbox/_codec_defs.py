@@ -54,7 +54,7 @@ from envloop.sandbox._codec_common import DecodeError, Reject, class_mro, class_
 from envloop.sandbox.code_index import CodeIndex
 from envloop.sandbox.tracing import REGISTER
 
-__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "ITERATORS", "CodeIndex", "Defs", "active", "current", "exception_parts",
+__all__ = ["DEF_TAGS", "HIDDEN_CLASS", "ITERATORS", "CodeIndex", "Defs", "active", "current", "exception_referents",
            "iterator_parts", "shown_name"]
 
 DEF_TAGS = frozenset({"fn", "bi", "cref", "mref", "rng", "bm", "bbm", "wr", "nref"})  # the tags previews render here
@@ -309,8 +309,8 @@ def exception_extra(x: BaseException, base: type) -> dict[str, Any]:
     return {key: cls.__dict__[key].__get__(x) for cls in class_mro(base) for key in _EXCEPTION_STATE.get(cls, ())}
 
 
-def exception_parts(x: BaseException) -> list[Any]:
-    """What an exception holds besides its class: args, attributes, chained exceptions, builtin fields."""
+def exception_referents(x: BaseException) -> list[Any]:
+    """What an exception refers to, for the alias finder: args, attributes, chained exceptions, builtin fields."""
     extra = exception_extra(x, _builtin_base(type(x)))
     return [_exc_args.__get__(x), _exc_dict.__get__(x), *(link.__get__(x) for link in _exc_links[:2]),
             *extra.values()]

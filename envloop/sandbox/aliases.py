@@ -40,7 +40,7 @@ from envloop.sandbox._codec_common import (
     class_qualname,
     type_label,
 )
-from envloop.sandbox._codec_defs import ITERATORS, exception_parts
+from envloop.sandbox._codec_defs import ITERATORS, exception_referents
 from envloop.sandbox._codec_fast import _longest
 from envloop.sandbox._codec_preview import summary
 from envloop.sandbox._codec_survey import Survey, survey
@@ -106,7 +106,7 @@ def reach(value: object, cap: int = REACH_CAP, plan: Survey | None = None) -> fr
         elif t in ITERATORS:  # what it goes over (``it = iter(rows)`` shares ``rows``)
             stack.append(x.__reduce__()[1][0])
         elif BaseException in class_mro(t):  # its args, chained exceptions and a few builtin fields
-            stack.extend(exception_parts(x))
+            stack.extend(exception_referents(x))
         else:
             state = _instance_dict(x)
             if state is not None:
