@@ -661,3 +661,24 @@ def test_an_exception_class_with_slots_is_reported_not_stored(run_cli: Any) -> N
     first = run_cli("run", "--new", "class SE(Exception):\n    __slots__ = ('x',)\ns = SE('a')\ns.x = 1\nkeep = 1")
     assert first.returncode == 0, first.stderr
     assert "s: SE objects cannot be stored: an exception class with __slots__" in first.stdout + first.stderr
+
+
+def test_parts_made_for_the_encoding_are_never_mistaken_for_repeats() -> None:
+    """An array's bytes and an exception's attribute copy are made while encoding; once freed, their ids
+    went to the next ones, which the encoder then wrote as references to the first: every array came back
+    holding another's data."""
+    from envloop.sandbox import codec
+    from envloop.sandbox._codec_defs import active
+    from envloop.sandbox.interpreter import Interpreter
+    from envloop.sandbox.snapshot import Snapshotter
+
+    interp = Interpreter()
+    snap = Snapshotter(interp)
+    result = interp.run("import array\nerrs = []\nfor i in range(500):\n    e = ValueError(i)\n    e.row = i\n"
+                        "    errs.append(e)\narrs = [array.array('q', [i] * 64) for i in range(300)]")
+    assert result["ok"], result["error"]
+    with active(snap.defs):
+        errs = codec.decode(codec.encode(interp.namespace["errs"]).text, classes={})  # type: ignore[union-attr]
+        arrs = codec.decode(codec.encode(interp.namespace["arrs"]).text, classes={})  # type: ignore[union-attr]
+    assert [e.row for e in errs] == list(range(500))  # type: ignore[attr-defined]
+    assert [a.tolist() for a in arrs] == [[i] * 64 for i in range(300)]  # type: ignore[attr-defined]

@@ -211,10 +211,13 @@ def encode_def(enc: Any, x: Any, t: type, own: Mapping[int, type]) -> Any:
     if t is types.BuiltinMethodType and type(x.__self__) in _BOUND_OWNERS:  # xs.append, d.get
         return enc._frame(x, ["bbm", x.__name__], iter((x.__self__,)), post=True)
     wrapped = _wrapped_parts(x, t)
+    if wrapped is None and BaseException in class_mro(t):
+        wrapped = "ex", _exception_parts(x, t, own)
     if wrapped is not None:
+        # Parts made just now (a copy of a dict, an array's bytes) live as long as the encoding: the
+        # encoder numbers objects by id, and a freed part's id given to the next would read as a repeat.
+        enc.alive.append(wrapped[1])
         return enc._frame(x, ["wr", wrapped[0]], iter(wrapped[1]), post=True)
-    if BaseException in class_mro(t):
-        return enc._frame(x, ["wr", "ex"], iter(_exception_parts(x, t, own)), post=True)
     ref = defs.module_ref(x)
     if ref is not None:
         return ["mref", *ref]

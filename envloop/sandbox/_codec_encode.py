@@ -83,6 +83,8 @@ class Encoder:
         self._entries: dict[int, int] = {}  # immutables in progress -> count when last entered
         self._stack: list[_Frame] = []
         self.defs: list[Any] = []
+        #: Objects made for the encoding (see encode_def), kept until it ends: ids stay unique meanwhile.
+        self.alive: list[Any] = []
         active = current_defs()
         self._refs = active.name_refs if active is not None and nesting == 0 else None
 
