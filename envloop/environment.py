@@ -159,7 +159,9 @@ class Environment:
         )
 
     def _while_waiting(self, answered: Callable[[], bool]) -> bool:
-        """While the worker runs: compile the statements storing its block will run (envloop.warmup)."""
+        """While the worker runs: compile the statements storing its block will run (envloop.warmup),
+        and open the chunk store's probe, which answers the worker's offers."""
+        self.chunks.prepare()
         if not self._warm:
             self._warm = warm(self.database.engine, answered)
         return self._warm
@@ -336,7 +338,7 @@ class Environment:
             read_set_id=read_set,
         )
         assign_read_sets(session, self.conversation_id, block_id, source, rows, numbers, self._artifact_reads,
-                         result.trace)
+                         result.trace, looked_up=reads)
         outcome = BlockOutcome(block_id, result, [(r.name, r.version, r.kind) for r in rows if not worker_state(r.name)],
                                not_stored=not_stored)
         for save in self._pending_saves:

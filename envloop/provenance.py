@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import ast
 import copy as copy_module
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -193,6 +193,7 @@ def assign_read_sets(
     before: Mapping[str, tuple[int, int]],
     artifact_ids: Sequence[int] = (),
     trace: Sequence[Sequence[str]] | None = None,
+    looked_up: Collection[str] | None = None,
 ) -> None:
     """Point each version the block wrote at the read set of the statements that made it.
 
@@ -200,6 +201,7 @@ def assign_read_sets(
     block (``latest_numbers``). Names made by the same statements share one
     read set, so a block whose one call changed N names stores one set.
     ``trace`` is the worker's run-time trace of the block (see :func:`version_reads`).
+    ``looked_up``: the names ``before`` covers, found or not (the block's reads, which existed before it).
     The rows (already inserted) get their read set by one prebuilt UPDATE, whether they
     are ORM objects (a recompute's) or the plain rows of ``write_versions``.
     """
@@ -210,6 +212,10 @@ def assign_read_sets(
     per_name = version_reads(block_source, list(new_ids), sources, trace)
     needed = {read for reads in per_name.values() for read in reads}
     missing = needed - set(before) - set(new_ids)  # read only inside called functions' bodies
+    if looked_up is not None and trace is not None:
+        # What the block loads itself was looked up if it existed before the block (the worker's
+        # reads); what did not exist then (``range``, ``str``) has no version: no query for those.
+        missing = (missing & {name for names in trace for name in names}) - set(looked_up)
     if missing:
         before = {**before, **latest_numbers(session, conversation_id, missing)}
     shared: dict[tuple[int, ...], int | None] = {}

@@ -405,3 +405,32 @@ def test_names_whose_encoding_runs_out_of_memory_are_reported_lost_and_the_block
         assert changes[name].get("encoding") == "envloop-codec-2" and "lost_reason" not in changes[name]
     again = _run_block(interp, snap, "n = len(huge)")  # read, still failing: no second lost version
     assert [c["name"] for c in again] == ["n"]
+
+
+def test_the_hosts_chunk_store_answers_offers_from_the_database_it_writes(tmp_path: Path) -> None:
+    """What the worker is told to send: chunks neither the database nor this block's spool holds."""
+    import hashlib
+
+    from envloop.store.chunks import SpoolChunkStore
+    from envloop.store.db import open_database
+
+    database = open_database(str(tmp_path / "a.db"))
+    store = SpoolChunkStore(database)
+    stored, spooled, new = b"stored" * 1000, b"spooled" * 1000, b"new" * 1000
+    digest = {data: hashlib.sha256(data).hexdigest() for data in (stored, spooled, new)}
+    try:
+        store.prepare()  # the probe opens before the database holds anything: it still sees later commits
+        store.put(digest[stored], stored)
+        with database.session(write=True) as session:
+            store.commit(session, [digest[stored]])
+        store.reset()
+        store.put(digest[spooled], spooled)
+        offered = [digest[new], digest[stored], digest[spooled], digest[new]]
+        assert store.missing(offered) == [digest[new]]
+        assert store._probe is not None
+        store._probe.close()  # the probe broken under it: the answer comes through SQLAlchemy, the same
+        assert store.missing(offered) == [digest[new]]
+        assert store.missing(offered) == [digest[new]]  # and a new probe after that
+    finally:
+        store.close()
+        database.dispose()

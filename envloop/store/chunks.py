@@ -15,14 +15,16 @@ already holds does not cross the pipe again.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Iterable
 from typing import IO
+from urllib.parse import quote
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from envloop.store.db import Database, insert_missing
+from envloop.store.db import BUSY_TIMEOUT_MS, Database, insert_missing
 from envloop.store.models import Blob
 from envloop.store.versions import BLOBS_PRESENT
 
@@ -42,6 +44,8 @@ class SpoolChunkStore:
         self._held_bytes = 0
         self._index: dict[str, tuple[int, int]] = {}
         self._end = 0
+        self._probe: sqlite3.Connection | None = None
+        self._no_probe = False  # not a SQLite file: SQLAlchemy answers
 
     # -- the ChunkStore protocol (envloop.sandbox.stream) --------------------------
 
@@ -49,9 +53,53 @@ class SpoolChunkStore:
         wanted = [d for d in dict.fromkeys(digests) if not self.spooled(d)]
         if not wanted:
             return []
-        with self.database.transaction() as conn:  # Core: no ORM session for one prebuilt select
-            have = _existing(conn, wanted)
+        have = self._existing_sqlite(wanted)
+        if have is None:
+            with self.database.transaction() as conn:  # Core: no ORM session for one prebuilt select
+                have = _existing(conn, wanted)
         return [d for d in wanted if d not in have]
+
+    def prepare(self) -> None:
+        """Open the SQLite probe of :meth:`missing` ahead of time (its first query reads the schema)."""
+        if self._probe is None and not self._no_probe:
+            self._existing_sqlite([])
+
+    def _existing_sqlite(self, digests: list[str]) -> set[str] | None:
+        """The digests a SQLite database holds, asked on a read-only driver connection of this store's own.
+
+        The worker waits for this answer at the end of every block that made
+        data, and a pooled SQLAlchemy transaction around one SELECT cost ten
+        times the SELECT.  None: not SQLite, or the driver failed (the caller
+        then asks through SQLAlchemy, which reports a failure properly).
+        """
+        if self._probe is None:
+            url = self.database.engine.url
+            if self._no_probe or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+                self._no_probe = True
+                return None
+            try:
+                self._probe = sqlite3.connect(f"file:{quote(str(url.database))}?mode=ro", uri=True,
+                                              isolation_level=None, check_same_thread=False)
+                self._probe.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._probe.execute("SELECT sha256 FROM blobs LIMIT 0").fetchall()  # reads the schema
+            except sqlite3.Error:
+                self._close_probe()
+                return None
+        found: set[str] = set()
+        try:
+            for start in range(0, len(digests), _LOOKUP):
+                part = digests[start : start + _LOOKUP]
+                query = f"SELECT sha256 FROM blobs WHERE sha256 IN ({','.join('?' * len(part))})"
+                found.update(row[0] for row in self._probe.execute(query, part))
+        except sqlite3.Error:
+            self._close_probe()
+            return None
+        return found
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
 
     def put(self, digest: str, data: bytes) -> None:
         if self.spooled(digest):
@@ -112,6 +160,7 @@ class SpoolChunkStore:
         self._end = 0
 
     def close(self) -> None:
+        self._close_probe()
         if self._file is not None:
             self._file.close()
             self._file = None
